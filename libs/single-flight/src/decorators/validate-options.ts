@@ -1,0 +1,40 @@
+import { SingleFlightConfigError } from '../errors.js';
+
+type Rule = 'positive' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string';
+
+const valid: Record<Rule, (value: unknown) => boolean> = {
+  positive: (v) => typeof v === 'number' && Number.isFinite(v) && v > 0,
+  function: (v) => typeof v === 'function',
+  boolean: (v) => typeof v === 'boolean',
+  string: (v) => typeof v === 'string',
+  // A namespace is part of every key: ':' and '#' would let it pose as another key's scope.
+  namespace: (v) => typeof v === 'string' && /^[^:#\s]+$/.test(v),
+  tags: (v) => typeof v === 'function' || (Array.isArray(v) && v.every((t) => typeof t === 'string' && t.length > 0)),
+  object: (v) => typeof v === 'object' && v !== null,
+};
+
+const expected: Record<Rule, string> = {
+  positive: 'a positive number of milliseconds',
+  function: 'a function',
+  boolean: 'a boolean',
+  string: 'a string',
+  namespace: "a non-empty string without ':', '#' or spaces",
+  tags: 'an array of non-empty strings or a function returning one',
+  object: 'an object',
+};
+
+/** Throws a SingleFlightConfigError naming `where` for an unknown option or a value of the wrong kind. */
+export function validateOptions(where: string, options: unknown, rules: Record<string, Rule>): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new SingleFlightConfigError(`${where}: options must be an object, got ${String(options)}`);
+  }
+  for (const [name, value] of Object.entries(options)) {
+    const rule = rules[name];
+    if (!rule) {
+      throw new SingleFlightConfigError(`${where}: unknown option "${name}" (known: ${Object.keys(rules).join(', ')})`);
+    }
+    if (value !== undefined && !valid[rule](value)) {
+      throw new SingleFlightConfigError(`${where}: option "${name}" must be ${expected[rule]}, got ${JSON.stringify(value) ?? String(value)}`);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { Injectable } from '@nestjs/common';
+import { FlightTimeoutError } from './errors.js';
+
+export interface FlightRunOptions {
+  /** How long this caller waits (ms); it alone is rejected, the flight goes on. */
+  timeout?: number;
+  /** After this (ms) the flight is forgotten, its waiters rejected and its loader's signal aborted. */
+  hardTimeout?: number;
+  /** This caller's own cancellation. The loader never sees it. */
+  signal?: AbortSignal;
+}
+
+interface Flight {
+  readonly outcome: Promise<unknown>;
+  readonly controller: AbortController;
+  /** Callers still attached; when the last one leaves early, the loader is aborted. */
+  waiters: number;
+  hardTimer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Per-key single flight, as Go's `x/sync/singleflight`: the first caller of a key
+ * runs `fn`, everyone who arrives before it settles gets the same outcome.
+ */
+@Injectable()
+export class FlightRegistry {
+  private readonly flights = new Map<string, Flight>();
+
+  /** Flights in progress. */
+  get size(): number {
+    return this.flights.size;
+  }
+
+  /** Callers attached to the flight of `key` (0 when there is none). */
+  waiters(key: string): number {
+    return this.flights.get(key)?.waiters ?? 0;
+  }
+
+  run<T>(key: string, fn: (signal: AbortSignal) => Promise<T> | T, options: FlightRunOptions = {}): Promise<T> {
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    const flight = this.flights.get(key) ?? this.start(key, fn, options.hardTimeout);
+    flight.waiters++;
+    if (options.timeout === undefined && options.signal === undefined) {
+      // Nothing can make this caller leave early: share the flight's promise as is.
+      return flight.outcome as Promise<T>;
+    }
+    return this.attach(key, flight, options) as Promise<T>;
+  }
+
+  /** Detach the current flight of `key`: later callers start a new one. Its callers still get its outcome. */
+  forget(key: string): void {
+    const flight = this.flights.get(key);
+    if (flight) this.drop(key, flight);
+  }
+
+  private start(key: string, fn: (signal: AbortSignal) => Promise<unknown> | unknown, hardTimeout?: number): Flight {
+    const controller = new AbortController();
+    let fail!: (error: unknown) => void;
+    const hard = new Promise<never>((_, reject) => (fail = reject));
+    const loaded = new Promise((resolve) => resolve(fn(controller.signal)));
+    const flight: Flight = { outcome: Promise.race([loaded, hard]), controller, waiters: 0 };
+    // Nobody may be listening when it settles (every caller left): never an unhandled rejection.
+    flight.outcome.catch(() => undefined);
+    if (hardTimeout !== undefined) {
+      flight.hardTimer = setTimeout(() => {
+        const error = new FlightTimeoutError(key, hardTimeout, 'flight');
+        fail(error);
+        this.drop(key, flight);
+        controller.abort(error);
+      }, hardTimeout);
+      flight.hardTimer.unref?.();
+    }
+    const settle = () => {
+      clearTimeout(flight.hardTimer);
+      this.drop(key, flight);
+    };
+    loaded.then(settle, settle);
+    this.flights.set(key, flight);
+    return flight;
+  }
+
+  private attach(key: string, flight: Flight, { timeout, signal }: FlightRunOptions): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let done = false;
+      const finish = (settleCaller: () => void, leftEarly: boolean) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (leftEarly) this.leave(key, flight);
+        settleCaller();
+      };
+      const onAbort = () => finish(() => reject(signal!.reason), true);
+      if (timeout !== undefined) {
+        timer = setTimeout(() => finish(() => reject(new FlightTimeoutError(key, timeout, 'caller')), true), timeout);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      flight.outcome.then(
+        (value) => finish(() => resolve(value), false),
+        (error) => finish(() => reject(error), false),
+      );
+    });
+  }
+
+  private leave(key: string, flight: Flight): void {
+    if (--flight.waiters > 0) return;
+    // Every caller gave up: abort the loader and let the next caller start afresh.
+    this.drop(key, flight);
+    clearTimeout(flight.hardTimer);
+    flight.controller.abort(new Error(`Every caller of flight "${key}" left`));
+  }
+
+  private drop(key: string, flight: Flight): void {
+    if (this.flights.get(key) === flight) this.flights.delete(key);
+  }
+}

@@ -1,0 +1,13 @@
+export { SingleFlightModule } from './single-flight.module.js';
+export { Cached } from './decorators/cached.decorator.js';
+export { SingleFlight } from './decorators/single-flight.decorator.js';
+export { CacheEvict } from './decorators/cache-evict.decorator.js';
+export { FlightRegistry, type FlightRunOptions } from './flight-registry.js';
+export { CachedInterceptor } from './cached.interceptor.js';
+export { FlightTimeoutError, SingleFlightConfigError } from './errors.js';
+export type { CachedOptions, KeyFunction } from './interfaces/cached-options.interface.js';
+export type { SingleFlightOptions } from './interfaces/single-flight-options.interface.js';
+export type { CacheEvictOptions } from './interfaces/cache-evict-options.interface.js';
+export type { SingleFlightModuleOptions } from './interfaces/single-flight-module-options.interface.js';
+export type { CircuitBreakerOptions } from './circuit-breaker.js';
+export type { ValueSerializer } from './value-codec.js';

@@ -1,0 +1,14 @@
+import type { KeyFunction } from './cached-options.interface.js';
+
+export interface SingleFlightOptions {
+  /** Key from the method's arguments (AbortSignals left out). With `@Cached`, give the key to one of them. */
+  key?: KeyFunction;
+  /** How long one caller waits (ms) before it alone is rejected with a FlightTimeoutError. Default: the module's. */
+  timeout?: number;
+  /** After this (ms) the flight is forgotten and its waiters rejected. Default: the module's. */
+  hardTimeout?: number;
+  /** Key scope instead of the class name. */
+  namespace?: string;
+  /** Hand every caller one deeply frozen value instead of its own copy (hot paths). */
+  freeze?: boolean;
+}

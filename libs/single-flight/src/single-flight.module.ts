@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { CachedExecutor } from './cached-executor.js';
+import { CachedInterceptor } from './cached.interceptor.js';
+import { executorProvider } from './executor.provider.js';
+import { FlightRegistry } from './flight-registry.js';
+import { SingleFlightExplorer } from './single-flight.explorer.js';
+import { ConfigurableModuleClass } from './single-flight.module-definition.js';
+
+/**
+ * `SingleFlightModule.forRoot({ ttl: 60_000 })` or `forRootAsync({ useFactory, inject, imports })`,
+ * next to `CacheModule.register({ isGlobal: true })` from @nestjs/cache-manager.
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [FlightRegistry, executorProvider, SingleFlightExplorer, CachedInterceptor],
+  exports: [FlightRegistry, CachedExecutor, CachedInterceptor],
+})
+export class SingleFlightModule extends ConfigurableModuleClass {}

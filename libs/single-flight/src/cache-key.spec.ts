@@ -1,0 +1,63 @@
+import { buildKey, canonical, canonicalArgs, MAX_KEY_LENGTH } from './cache-key.js';
+
+describe('canonical keys', () => {
+  it('ignores object key order', () => {
+    expect(canonical({ a: 1, b: { c: 2, d: 3 } })).toBe(canonical({ b: { d: 3, c: 2 }, a: 1 }));
+  });
+
+  it('tells 1, "1", null, undefined, "null", true and "true" apart', () => {
+    const forms = [1, '1', null, undefined, 'null', 'undefined', true, 'true', 1n, '1n', NaN, 'NaN'].map((v) => canonical(v));
+    expect(new Set(forms).size).toBe(forms.length);
+  });
+
+  it('lets no string forge a separator and pose as other arguments', () => {
+    expect(canonicalArgs(['a', 'b'])).not.toBe(canonicalArgs(['a","b']));
+    expect(canonicalArgs(['a,b'])).not.toBe(canonicalArgs(['a', 'b']));
+    expect(canonical({ a: 'x', b: 'y' })).not.toBe(canonical({ a: 'x","b":"y' }));
+    expect(canonical(['1', 2])).not.toBe(canonical([1, '2']));
+    expect(canonical({ 'a:b': 1 })).not.toBe(canonical({ a: 'b:1' }));
+  });
+
+  it('is stable for Dates, Maps, Sets, BigInts and nested arrays', () => {
+    const value = () => ({ at: new Date(5), m: new Map([['b', 2], ['a', 1]]), s: new Set([2, 1]), n: 10n, list: [[1], [2]] });
+    expect(canonical(value())).toBe(canonical(value()));
+    expect(canonical(new Date(5))).not.toBe(canonical(new Date(5).toISOString()));
+    expect(canonical(new Map([['a', 1]]))).not.toBe(canonical({ a: 1 }));
+    expect(canonical(new Set([1]))).not.toBe(canonical([1]));
+  });
+
+  it('treats class instances (validated DTOs) as their data, and absent and undefined fields alike', () => {
+    class Query {
+      constructor(
+        public severity?: string,
+        public limit = 20,
+      ) {}
+    }
+    expect(canonical(new Query('high'))).toBe(canonical({ limit: 20, severity: 'high' }));
+    expect(canonical(new Query(undefined))).toBe(canonical({ limit: 20 }));
+  });
+
+  it('treats trailing undefined arguments as omitted, and others as values', () => {
+    expect(canonicalArgs([1, undefined])).toBe(canonicalArgs([1]));
+    expect(canonicalArgs([undefined, 1])).not.toBe(canonicalArgs([1]));
+  });
+
+  it('refuses functions, symbols and cycles with a message pointing at `key`', () => {
+    expect(() => canonical(() => 1)).toThrow(/key/);
+    expect(() => canonical(Symbol('x'))).toThrow(/key/);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => canonical(cyclic)).toThrow(/circular/);
+    const shared = { a: 1 };
+    expect(() => canonical([shared, shared])).not.toThrow();
+  });
+
+  it('puts prefix, class and method in the key, and hashes long keys', () => {
+    expect(buildKey('sf:', 'Svc.get', '["x"]')).toBe('sf:Svc.get:["x"]');
+    const long = canonicalArgs(['x'.repeat(1000)]);
+    const key = buildKey('sf:', 'Svc.get', long);
+    expect(key.length).toBeLessThanOrEqual(MAX_KEY_LENGTH);
+    expect(key).toMatch(/^sf:Svc\.get:#/);
+    expect(buildKey('sf:', 'Svc.get', canonicalArgs(['y'.repeat(1000)]))).not.toBe(key);
+  });
+});

@@ -11,10 +11,3 @@ export async function redisKeyv(namespace: string): Promise<Keyv> {
   const adapter = new KeyvAdapter(Object.assign(store, { disconnect: () => store.client.quit() }) as unknown as CacheManagerStore);
   return new Keyv({ store: adapter, namespace });
 }
-
-/** Removes every key of a test's namespace. */
-export async function dropNamespace(keyv: Keyv, namespace: string): Promise<void> {
-  const client = ((keyv.store as { _cache: { client: import('ioredis').Redis } })._cache).client;
-  const keys = await client.keys(`${namespace}:*`);
-  if (keys.length) await client.del(keys);
-}

@@ -1,0 +1,107 @@
+import { CACHE_MANAGER } from '@nestjs/cache-manager';
+import { Injectable } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import type { Cache } from 'cache-manager';
+import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
+import { latch, settle, type Latch } from './support/latch.js';
+import { createTestApp } from './support/test-app.js';
+
+@Injectable()
+class IncidentsService {
+  version = 1;
+  loads = 0;
+  gate: Latch | undefined;
+
+  @Cached({ tags: ['incidents'] })
+  @SingleFlight()
+  async list(): Promise<{ version: number }> {
+    const version = this.version;
+    this.loads++;
+    await this.gate?.promise;
+    return { version };
+  }
+
+  @Cached({ tags: (id: string) => [`incident:${id}`] })
+  @SingleFlight()
+  async get(id: string): Promise<{ id: string; version: number }> {
+    this.loads++;
+    return { id, version: this.version };
+  }
+
+  @CacheEvict({ tags: ['incidents'] })
+  async create(): Promise<void> {
+    this.version++;
+  }
+
+  @CacheEvict({ tags: ['incidents'] })
+  async failingCreate(): Promise<void> {
+    throw new Error('write failed');
+  }
+
+  @CacheEvict({ tags: (result: { id: string }, id: string) => ['incidents', `incident:${id}`, `incident:${result.id}`] })
+  async update(id: string): Promise<{ id: string }> {
+    this.version++;
+    return { id };
+  }
+}
+
+describe('@CacheEvict', () => {
+  let app: TestingModule;
+  let service: IncidentsService;
+  beforeEach(async () => {
+    app = await createTestApp([IncidentsService]);
+    service = app.get(IncidentsService);
+  });
+  afterEach(() => app.close());
+
+  it('resolves after the invalidation is written: the next read sees the write', async () => {
+    expect(await service.list()).toEqual({ version: 1 });
+    expect(await service.list()).toEqual({ version: 1 });
+    await service.create();
+    expect(await service.list()).toEqual({ version: 2 });
+    expect(service.loads).toBe(2);
+  });
+
+  it('evicts tags computed from the result and the arguments, and only those', async () => {
+    await Promise.all([service.get('a'), service.get('b'), service.list()]);
+    await service.update('a');
+    await Promise.all([service.get('a'), service.get('b'), service.list()]);
+    expect(service.loads).toBe(5); // a and list again; b still cached
+    expect(await service.get('b')).toEqual({ id: 'b', version: 1 });
+  });
+
+  it('wins over a load that began before it: the stale result is never served afterwards', async () => {
+    service.gate = latch();
+    const stale = service.list(); // reads version 1, then waits
+    await settle();
+    await service.create(); // version 2, invalidated while the load is in flight
+
+    // A caller arriving after the eviction does not join the stale flight...
+    service.gate.release();
+    expect(await service.list()).toEqual({ version: 2 });
+    // ...the stale flight's callers still get their (pre-eviction) outcome...
+    expect(await stale).toEqual({ version: 1 });
+    await settle();
+    // ...and what it wrote is never taken by later readers.
+    expect(await service.list()).toEqual({ version: 2 });
+  });
+
+  it('records tag versions with the entry, without KEYS or SCAN: invalidation writes one token per tag', async () => {
+    const cache = app.get<Cache>(CACHE_MANAGER);
+    await service.list();
+    const before = await cache.get<string>('sf:#tag:incidents');
+    expect(before).toBeUndefined();
+    await service.create();
+    const token = await cache.get<string>('sf:#tag:incidents');
+    expect(token).toMatch(/^[\w-]{12}$/);
+    await service.create();
+    expect(await cache.get('sf:#tag:incidents')).not.toBe(token);
+  });
+
+  it('does not evict when the method fails', async () => {
+    await service.list();
+    await expect(service.failingCreate()).rejects.toThrow('write failed');
+    await service.list();
+    expect(service.loads).toBe(1);
+  });
+});

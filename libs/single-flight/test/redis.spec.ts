@@ -1,0 +1,141 @@
+import { CACHE_MANAGER } from '@nestjs/cache-manager';
+import { Injectable } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import type { Cache } from 'cache-manager';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { types } from 'node:util';
+import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
+import { countCalls } from './support/count-calls.js';
+import { latch, settle, type Latch } from './support/latch.js';
+import { REDIS_URL, redisKeyv } from './support/redis-cache.js';
+import { createTestApp } from './support/test-app.js';
+
+/** Every row a database could hand back, in the types it would. */
+const row = (id: string, version: number) => ({
+  id,
+  version,
+  createdAt: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678)),
+  resolvedAt: null as Date | null,
+  counters: new Map([['views', 10n ** 20n]]),
+  labels: new Set(['db', 'p1']),
+  note: undefined as string | undefined,
+});
+
+let version = 1;
+let loads = 0;
+let gate: Latch | undefined;
+
+@Injectable()
+class IncidentsService {
+  @Cached({ ttl: 60_000, tags: (id: string) => [`incident:${id}`] })
+  @SingleFlight()
+  async get(id: string) {
+    loads++;
+    await gate?.promise;
+    return row(id, version);
+  }
+
+  @Cached({ ttl: 300 })
+  async short(id: string) {
+    loads++;
+    return row(id, version);
+  }
+
+  @CacheEvict({ tags: (_: unknown, id: string) => [`incident:${id}`] })
+  async update(id: string) {
+    version++;
+    return id;
+  }
+}
+
+describe('on the real Redis (cache-manager 7 + cache-manager-ioredis-yet)', () => {
+  const namespace = `sf-test-${randomUUID()}`;
+  const redis = new Redis(REDIS_URL);
+  let apps: TestingModule[] = [];
+
+  const start = async () => {
+    const app = await createTestApp([IncidentsService], { stores: [await redisKeyv(namespace)], options: { ttl: 60_000 } });
+    apps.push(app);
+    return { app, service: app.get(IncidentsService), cache: app.get<Cache>(CACHE_MANAGER) };
+  };
+
+  beforeEach(() => ((version = 1), (loads = 0), (gate = undefined)));
+  afterEach(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    apps = [];
+    const keys = await redis.keys(`${namespace}:*`);
+    if (keys.length) await redis.del(keys);
+  });
+  afterAll(() => redis.quit());
+
+  it('brings Date, BigInt, Map, Set, null and undefined back with their types, on a miss and on a hit', async () => {
+    const { service } = await start();
+    const miss = await service.get('a');
+    const hit = await service.get('a');
+    expect(loads).toBe(1);
+    for (const value of [miss, hit]) {
+      expect(types.isDate(value.createdAt)).toBe(true);
+      expect(value.createdAt.toISOString()).toBe('2026-01-02T03:04:05.678Z');
+      expect(value.resolvedAt).toBeNull();
+      expect(types.isMap(value.counters) && value.counters.get('views')).toBe(10n ** 20n);
+      expect(types.isSet(value.labels) && [...value.labels]).toEqual(['db', 'p1']);
+      expect('note' in value).toBe(true);
+    }
+  });
+
+  it('stores the entry under the documented key, with the ttl asked for', async () => {
+    const { service } = await start();
+    await service.get('a');
+    const ttl = await redis.pttl(`${namespace}:sf:IncidentsService.get:["a"]`);
+    expect(ttl).toBeGreaterThan(55_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+  });
+
+  it('honours the ttl: an entry is gone after it', async () => {
+    const { service } = await start();
+    await service.short('a');
+    await service.short('a');
+    expect(loads).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await service.short('a');
+    expect(loads).toBe(2);
+  });
+
+  it.each([10, 1_000])('a burst of %i callers costs one Redis read, one load and one write', async (n) => {
+    const { service, cache } = await start();
+    const store = countCalls(cache, ['mget', 'set']);
+    gate = latch();
+    const callers = Array.from({ length: n }, () => service.get('burst'));
+    await settle();
+    expect(loads).toBe(1);
+    gate.release();
+    const results = await Promise.all(callers);
+    expect(loads).toBe(1);
+    expect(store).toEqual({ mget: 1, set: 1 });
+    expect(new Set(results.map((r) => r.createdAt.getTime()))).toEqual(new Set([Date.UTC(2026, 0, 2, 3, 4, 5, 678)]));
+  });
+
+  it('two application instances sharing one Redis: a hit in the second, an eviction in one seen by the other', async () => {
+    const one = await start();
+    const two = await start();
+    await one.service.get('a');
+    expect(await two.service.get('a')).toMatchObject({ version: 1 });
+    expect(loads).toBe(1);
+
+    await two.service.update('a');
+    expect(await one.service.get('a')).toMatchObject({ version: 2 });
+    expect(await two.service.get('a')).toMatchObject({ version: 2 });
+    expect(loads).toBe(2);
+  });
+
+  it('invalidates without KEYS or SCAN, and leaves tag tokens without an expiry', async () => {
+    const { service } = await start();
+    await service.get('a');
+    const stats = async () => (await redis.info('commandstats')).split('\n').filter((l) => /cmdstat_(keys|scan):/.test(l)).join();
+    const before = await stats();
+    await service.update('a');
+    expect(await stats()).toBe(before);
+    expect(await redis.pttl(`${namespace}:sf:#tag:incident:a`)).toBe(-1);
+  });
+});

@@ -5,9 +5,9 @@ import type { Cache } from 'cache-manager';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { types } from 'node:util';
-import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
+import { CacheEvict, Cached, FlightRegistry, SingleFlight } from '@app/single-flight';
 import { countCalls } from './support/count-calls.js';
-import { latch, settle, type Latch } from './support/latch.js';
+import { latch, until, type Latch } from './support/latch.js';
 import { REDIS_URL, redisKeyv } from './support/redis-cache.js';
 import { createTestApp } from './support/test-app.js';
 
@@ -107,8 +107,8 @@ describe('on the real Redis (cache-manager 7 + cache-manager-ioredis-yet)', () =
     const store = countCalls(cache, ['mget', 'set']);
     gate = latch();
     const callers = Array.from({ length: n }, () => service.get('burst'));
-    await settle();
-    expect(loads).toBe(1);
+    await until(() => loads === 1);
+    expect(apps[0].get(FlightRegistry).waiters('sf:IncidentsService.get:["burst"]')).toBe(n);
     gate.release();
     const results = await Promise.all(callers);
     expect(loads).toBe(1);

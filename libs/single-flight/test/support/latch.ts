@@ -14,3 +14,12 @@ export function latch<T = void>(): Latch<T> {
 
 /** Lets every queued microtask and timer-free continuation run. */
 export const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Waits (bounded) until `condition` holds: for loaders that first wait on a real server. */
+export async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

@@ -58,6 +58,11 @@ export class CachedExecutor implements MethodExecutor {
   /** Loads in progress per tag, so an eviction can detach them from later callers. */
   private readonly loadsByTag = new Map<string, Set<{ key: string }>>();
   private readonly unencodable = new Set<string>();
+  /**
+   * Freeze mode: the last frozen value per key with the text it was decoded from. A hit whose
+   * stored text is the same (the store is still the judge) skips decoding altogether.
+   */
+  private readonly frozen = new Map<string, { text: string; value: unknown }>();
 
   constructor(
     private readonly registry: FlightRegistry,
@@ -110,8 +115,10 @@ export class CachedExecutor implements MethodExecutor {
     if (evict) return this.loadThenEvict(inv);
     const key = this.keyOf(inv);
     const freeze = cached?.freeze ?? singleFlight?.freeze ?? this.settings.freeze;
-    const produce = (signal: AbortSignal | undefined) =>
-      cached ? this.readThrough(key, inv, signal, freeze) : this.load(key, inv, signal, freeze, []);
+    // Only a caller that passed a signal makes the loader take one (signals are not free).
+    const produce = inv.signal
+      ? (signal: AbortSignal | undefined) => (cached ? this.readThrough(key, inv, signal, freeze) : this.load(key, inv, signal, freeze, []))
+      : () => (cached ? this.readThrough(key, inv, undefined, freeze) : this.load(key, inv, undefined, freeze, []));
     const loaded = singleFlight
       ? await this.registry.run(key, produce, {
           timeout: singleFlight.timeout ?? this.settings.timeout,
@@ -166,7 +173,7 @@ export class CachedExecutor implements MethodExecutor {
       loads.add(mark);
     }
     try {
-      return this.encode(await inv.load(signal), inv.where, freeze);
+      return this.encode(await inv.load(signal), inv.where, freeze, key);
     } finally {
       for (const tag of tags) {
         const loads = this.loadsByTag.get(tag)!;
@@ -196,7 +203,7 @@ export class CachedExecutor implements MethodExecutor {
     return tags;
   }
 
-  private encode(value: unknown, where: string, freeze: boolean): Loaded {
+  private encode(value: unknown, where: string, freeze: boolean, key: string): Loaded {
     if (value === undefined) return { text: undefined, first: undefined };
     let text: string;
     try {
@@ -209,19 +216,28 @@ export class CachedExecutor implements MethodExecutor {
       return { text: undefined, first: value };
     }
     // The first caller, too, gets a decoded copy: a miss looks exactly like a hit.
-    const first = this.settings.serializer.decode(text);
-    return { text, first: freeze ? deepFreeze(first) : first };
+    return this.decoded(text, key, freeze);
   }
 
   /** A stored value that does not decode is a miss, not a crash: anything can be in a shared store. */
   private decodeStored(text: string, key: string, freeze: boolean): Loaded | undefined {
     try {
-      const first = this.settings.serializer.decode(text);
-      return { text, first: freeze ? deepFreeze(first) : first };
+      return this.decoded(text, key, freeze);
     } catch (error) {
       this.logger.warn(`Ignoring an unreadable cache entry under "${key}": ${(error as Error).message}`);
       return undefined;
     }
+  }
+
+  private decoded(text: string, key: string, freeze: boolean): Loaded {
+    if (!freeze) return { text, first: this.settings.serializer.decode(text) };
+    const known = this.frozen.get(key);
+    if (known?.text === text) return { text, first: known.value };
+    const value = deepFreeze(this.settings.serializer.decode(text));
+    this.frozen.delete(key);
+    this.frozen.set(key, { text, value });
+    if (this.frozen.size > FROZEN_VALUES_KEPT) this.frozen.delete(this.frozen.keys().next().value!);
+    return { text, first: value };
   }
 
   private copyFor(loaded: Loaded, freeze: boolean): unknown {
@@ -233,5 +249,8 @@ export class CachedExecutor implements MethodExecutor {
     return this.settings.serializer.decode(loaded.text);
   }
 }
+
+/** Frozen values kept for freeze-mode hits, at most (oldest dropped first). */
+const FROZEN_VALUES_KEPT = 1_000;
 
 const newToken = (): string => randomBytes(9).toString('base64url');

@@ -12,7 +12,8 @@ export interface FlightRunOptions {
 
 interface Flight {
   readonly outcome: Promise<unknown>;
-  readonly controller: AbortController;
+  /** Only for loaders that take a signal: creating one costs more than the rest of a flight. */
+  readonly controller?: AbortController;
   /** Callers still attached; when the last one leaves early, the loader is aborted. */
   waiters: number;
   hardTimer?: ReturnType<typeof setTimeout>;
@@ -54,27 +55,31 @@ export class FlightRegistry {
   }
 
   private start(key: string, fn: (signal: AbortSignal) => Promise<unknown> | unknown, hardTimeout?: number): Flight {
-    const controller = new AbortController();
-    let fail!: (error: unknown) => void;
-    const hard = new Promise<never>((_, reject) => (fail = reject));
-    const loaded = new Promise((resolve) => resolve(fn(controller.signal)));
-    const flight: Flight = { outcome: Promise.race([loaded, hard]), controller, waiters: 0 };
-    // Nobody may be listening when it settles (every caller left): never an unhandled rejection.
-    flight.outcome.catch(() => undefined);
-    if (hardTimeout !== undefined) {
-      flight.hardTimer = setTimeout(() => {
-        const error = new FlightTimeoutError(key, hardTimeout, 'flight');
-        fail(error);
+    const controller = fn.length > 0 ? new AbortController() : undefined;
+    let hardTimer: ReturnType<typeof setTimeout> | undefined;
+    // One promise settled by whichever comes first: the loader, or the hard timeout.
+    const outcome = new Promise((resolve, reject) => {
+      if (hardTimeout !== undefined) {
+        hardTimer = setTimeout(() => {
+          const error = new FlightTimeoutError(key, hardTimeout, 'flight');
+          reject(error);
+          this.drop(key, flight);
+          controller?.abort(error);
+        }, hardTimeout);
+        hardTimer.unref?.();
+      }
+      const settle = () => {
+        clearTimeout(hardTimer);
         this.drop(key, flight);
-        controller.abort(error);
-      }, hardTimeout);
-      flight.hardTimer.unref?.();
-    }
-    const settle = () => {
-      clearTimeout(flight.hardTimer);
-      this.drop(key, flight);
-    };
-    loaded.then(settle, settle);
+      };
+      new Promise((loaded) => loaded(fn(controller?.signal as AbortSignal))).then(
+        (value) => (settle(), resolve(value)),
+        (error) => (settle(), reject(error)),
+      );
+    });
+    // Nobody may be listening when it settles (every caller left): never an unhandled rejection.
+    outcome.catch(() => undefined);
+    const flight: Flight = { outcome, controller, waiters: 0, hardTimer };
     this.flights.set(key, flight);
     return flight;
   }
@@ -108,7 +113,7 @@ export class FlightRegistry {
     // Every caller gave up: abort the loader and let the next caller start afresh.
     this.drop(key, flight);
     clearTimeout(flight.hardTimer);
-    flight.controller.abort(new Error(`Every caller of flight "${key}" left`));
+    flight.controller?.abort(new Error(`Every caller of flight "${key}" left`));
   }
 
   private drop(key: string, flight: Flight): void {

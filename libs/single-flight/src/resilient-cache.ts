@@ -84,10 +84,10 @@ export class ResilientCache {
     const errorsBefore = this.storeErrors;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => {
+      const result = await new Promise<T>((resolve, reject) => {
         timer = setTimeout(() => reject(new StoreTimeoutError(op, this.options.operationTimeout)), this.options.operationTimeout);
+        run().then(resolve, reject);
       });
-      const result = await Promise.race([run(), timeout]);
       if (this.storeErrors !== errorsBefore) throw this.lastError;
       this.breaker?.success();
       return result;

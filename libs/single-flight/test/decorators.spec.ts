@@ -136,6 +136,14 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
     expect(a).toBe(b);
     expect(Object.isFrozen(a)).toBe(true);
     expect(() => (a.id = 2)).toThrow(TypeError);
+    // Later hits reuse the frozen value while the store holds the same entry...
+    expect(await service.frozen(1)).toBe(a);
+    expect(store.mget).toBe(2);
+    // ...and decode afresh once it holds another.
+    await cache.del('test:IncidentsService.frozen:[1]');
+    const reloaded = await service.frozen(1);
+    expect(reloaded).not.toBe(a);
+    expect(reloaded).toEqual(a);
   });
 
   it('shares one error with every caller, caches nothing, and the next call loads again', async () => {

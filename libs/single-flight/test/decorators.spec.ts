@@ -141,9 +141,10 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
     expect(store.mget).toBe(2);
     // ...and decode afresh once it holds another.
     await cache.del('test:IncidentsService.frozen:[1]');
+    service.loader.result = (id) => new Incident(id, new Date(0));
     const reloaded = await service.frozen(1);
-    expect(reloaded).not.toBe(a);
-    expect(reloaded).toEqual(a);
+    expect(reloaded).toEqual({ id: 1, createdAt: new Date(0), resolvedAt: null });
+    expect(Object.isFrozen(reloaded)).toBe(true);
   });
 
   it('shares one error with every caller, caches nothing, and the next call loads again', async () => {

@@ -40,7 +40,7 @@ class Reads {
   }
 }
 
-async function measure(label: string, stores?: Awaited<ReturnType<typeof redisKeyv>>[]) {
+async function measure(label: string, stores?: ReturnType<typeof redisKeyv>[]) {
   const app = await benchApp([Reads], stores, { ttl: 600_000 });
   const reads = app.get(Reads);
   for (const method of ['handWritten', 'wrap', 'decorated', 'frozen'] as const) await reads[method](1); // prime
@@ -59,7 +59,7 @@ async function measure(label: string, stores?: Awaited<ReturnType<typeof redisKe
 await measure('memory store (hand-written and wrap hand back the cached object itself: no copy, shared mutations)');
 if (await redisReachable()) {
   const namespace = `sf-bench-${randomUUID()}`;
-  await measure('Redis on 127.0.0.1 (hand-written and wrap get Dates back as strings)', [await redisKeyv(namespace)]);
+  await measure('Redis on 127.0.0.1 (hand-written and wrap get Dates back as strings)', [redisKeyv(namespace)]);
   // The namespace holds a handful of keys with a ttl; they expire on their own.
 } else {
   console.log('\nRedis not reachable at REDIS_URL: Redis rows skipped');

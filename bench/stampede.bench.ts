@@ -59,7 +59,7 @@ function countStoreCalls(cache: Cache) {
   return counts;
 }
 
-async function measure(label: string, stores?: Awaited<ReturnType<typeof redisKeyv>>[]) {
+async function measure(label: string, stores?: ReturnType<typeof redisKeyv>[]) {
   const app = await benchApp([Reads], stores, { ttl: 60_000 });
   const reads = app.get(Reads);
   const counts = countStoreCalls(app.get<Cache>(CACHE_MANAGER));
@@ -87,7 +87,7 @@ async function measure(label: string, stores?: Awaited<ReturnType<typeof redisKe
 
 await measure('memory store');
 if (await redisReachable()) {
-  await measure('Redis on 127.0.0.1', [await redisKeyv(`sf-bench-${randomUUID()}`)]);
+  await measure('Redis on 127.0.0.1', [redisKeyv(`sf-bench-${randomUUID()}`)]);
 } else {
   console.log('\nRedis not reachable at REDIS_URL: Redis rows skipped');
 }

@@ -3,14 +3,14 @@ import { CacheModule } from '@nestjs/cache-manager';
 import { type INestApplicationContext, type Provider } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { KeyvAdapter, type CacheManagerStore } from 'cache-manager';
-import { redisStore } from 'cache-manager-ioredis-yet';
-import { Keyv } from 'keyv';
+import type { Keyv } from 'keyv';
 import { Redis } from 'ioredis';
 import type { Bench } from 'tinybench';
 import { SingleFlightModule, type SingleFlightModuleOptions } from '@app/single-flight';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { REDIS_URL } from '../libs/single-flight/test/support/redis-cache.js';
+
+export { redisKeyv } from '../libs/single-flight/test/support/redis-cache.js';
 
 /** A page of 20 incident rows, as the sample app's list query returns it. */
 export function incidentPage(rows = 20) {
@@ -40,12 +40,6 @@ export async function redisReachable(): Promise<boolean> {
   } finally {
     probe.disconnect();
   }
-}
-
-export async function redisKeyv(namespace: string): Promise<Keyv> {
-  const store = await redisStore({ url: REDIS_URL } as never);
-  const adapter = new KeyvAdapter(Object.assign(store, { disconnect: () => store.client.quit() }) as unknown as CacheManagerStore);
-  return new Keyv({ store: adapter, namespace });
 }
 
 /** A Nest application context with the cache (memory, or `stores`), the module and `providers`. */

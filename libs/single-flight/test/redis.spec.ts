@@ -55,7 +55,7 @@ describe('on the real Redis (cache-manager 7 + cache-manager-ioredis-yet)', () =
   let apps: TestingModule[] = [];
 
   const start = async () => {
-    const app = await createTestApp([IncidentsService], { stores: [await redisKeyv(namespace)], options: { ttl: 60_000 } });
+    const app = await createTestApp([IncidentsService], { stores: [redisKeyv(namespace)], options: { ttl: 60_000 } });
     apps.push(app);
     return { app, service: app.get(IncidentsService), cache: app.get<Cache>(CACHE_MANAGER) };
   };

@@ -1,13 +1,14 @@
 import { KeyvAdapter, type CacheManagerStore } from 'cache-manager';
-import { redisStore } from 'cache-manager-ioredis-yet';
+import { redisInsStore } from 'cache-manager-ioredis-yet';
+import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** A Keyv store on the real Redis, that closes its connection with the application. */
-export async function redisKeyv(namespace: string): Promise<Keyv> {
-  const store = await redisStore({ url: REDIS_URL } as never);
+/** A Keyv store on the real Redis at REDIS_URL, that closes its connection with the application. */
+export function redisKeyv(namespace: string): Keyv {
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   // The store has no disconnect: without one, app.close() leaves ioredis running.
-  const adapter = new KeyvAdapter(Object.assign(store, { disconnect: () => store.client.quit() }) as unknown as CacheManagerStore);
-  return new Keyv({ store: adapter, namespace });
+  const store = Object.assign(redisInsStore(client), { disconnect: () => client.quit() });
+  return new Keyv({ store: new KeyvAdapter(store as unknown as CacheManagerStore), namespace });
 }

@@ -1,0 +1,47 @@
+/** Everything the app reads from its environment, checked once at start. */
+export interface AppConfig {
+  /** PostgreSQL; without it the app starts an embedded one (see database/embedded-postgres.ts). */
+  databaseUrl?: string;
+  /** Redis for the shared cache; without it, cache-manager's in-memory store. */
+  redisUrl?: string;
+  port: number;
+  /** `SINGLE_FLIGHT=off`: the kill switch, decorators run as plain methods (for comparisons). */
+  singleFlight: boolean;
+  /** Prefix of the cache keys the library writes. */
+  cacheKeyPrefix: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function url(name: string, value: string | undefined, protocols: string[]): string | undefined {
+  if (!value) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} is not a URL: "${value}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}, got "${parsed.protocol}//"`);
+  }
+  return value;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`PORT must be a port number, got "${env.PORT}"`);
+  const switchValue = (env.SINGLE_FLIGHT ?? 'on').toLowerCase();
+  if (!['on', 'off'].includes(switchValue)) throw new ConfigError(`SINGLE_FLIGHT must be "on" or "off", got "${env.SINGLE_FLIGHT}"`);
+  return {
+    databaseUrl: url('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']),
+    redisUrl: url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
+    port,
+    singleFlight: switchValue === 'on',
+    cacheKeyPrefix: env.CACHE_KEY_PREFIX ?? 'incidents:',
+  };
+}
+
+/** Where credentials would show in logs. */
+export const redact = (value: string): string => value.replace(/\/\/([^:/@]+):([^@]+)@/, '//$1:***@');

@@ -1,0 +1,36 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { IncidentEvent } from '../incidents/incident-event.entity.js';
+import { CreateIncidentEvents1764115200000 } from './migrations/1764115200000-create-incident-events.js';
+import { SqlStatementCounter } from './sql-statement-counter.js';
+
+export const entities = [IncidentEvent];
+export const migrations = [CreateIncidentEvents1764115200000];
+
+@Module({})
+export class DatabaseModule {
+  /** Schema by migrations, run at start; never `synchronize`. */
+  static forRoot(url: string): DynamicModule {
+    const counter = new SqlStatementCounter();
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url,
+          entities,
+          migrations,
+          migrationsRun: true,
+          synchronize: false,
+          logging: false,
+          logger: counter,
+          retryAttempts: 3,
+          retryDelay: 500,
+        }),
+      ],
+      providers: [{ provide: SqlStatementCounter, useValue: counter }],
+      exports: [SqlStatementCounter],
+      global: true,
+    };
+  }
+}

@@ -81,7 +81,8 @@ export class IncidentsService {
     const incident = await this.repo.findOneBy({ id });
     if (!incident) throw new NotFoundException(`Incident ${id} not found`);
     if (dto.status && dto.status !== incident.status) incident.resolvedAt = dto.status === 'resolved' ? new Date() : null;
-    Object.assign(incident, dto);
+    // Only the fields sent: a DTO instance may carry the others as `undefined`.
+    for (const [field, value] of Object.entries(dto)) if (value !== undefined) Object.assign(incident, { [field]: value });
     return this.repo.save(incident);
   }
 

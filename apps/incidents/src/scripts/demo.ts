@@ -1,0 +1,88 @@
+// npm run demo: boot the app (embedded PostgreSQL and in-memory cache unless DATABASE_URL /
+// REDIS_URL say otherwise), seed it, fire a stampede of identical GETs on a cold list query
+// with the decorators on and then off, and print what each cost.
+import 'reflect-metadata';
+import { CACHE_MANAGER } from '@nestjs/cache-manager';
+import autocannon from 'autocannon';
+import type { Cache } from 'cache-manager';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { DataSource } from 'typeorm';
+import { createApp } from '../bootstrap.js';
+import { configFromEnv, redact } from '../config/app-config.js';
+import { resolveDatabase } from '../database/database-url.js';
+import { seedIfEmpty } from '../database/seed-incidents.js';
+import { SqlStatementCounter } from '../database/sql-statement-counter.js';
+
+const { values } = parseArgs({ options: { requests: { type: 'string', default: '500' } } });
+const REQUESTS = Number(values.requests);
+if (!Number.isInteger(REQUESTS) || REQUESTS < 1 || REQUESTS > 5_000) {
+  console.error(`--requests must be a whole number from 1 to 5000, got "${values.requests}"`);
+  process.exit(2);
+}
+const PATH = '/incidents?namespace=payments&severity=critical&status=open&limit=20';
+const step = (message: string) => console.log(`→ ${message}`);
+
+const config = configFromEnv();
+step(config.databaseUrl ? `database: ${redact(config.databaseUrl)}` : 'starting the embedded PostgreSQL (no DATABASE_URL)');
+const database = await resolveDatabase(config);
+step(`cache: ${config.redisUrl ? `Redis at ${redact(config.redisUrl)}` : 'in-memory store (no REDIS_URL)'}`);
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+
+async function stampede(singleFlight: boolean) {
+  // A key prefix of its own: the list query is cold for this run, even on a shared Redis.
+  const app = await createApp({ ...config, databaseUrl: database.url, singleFlight, cacheKeyPrefix: `demo-${randomUUID()}:` }, ['warn', 'error']);
+  const seeded = await seedIfEmpty(app.get(DataSource));
+  if (seeded) step(`seeded ${seeded} incidents`);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const sql = app.get(SqlStatementCounter);
+  const cache = app.get<Cache>(CACHE_MANAGER);
+  let cacheReads = 0;
+  for (const method of ['get', 'mget'] as const) {
+    const original = cache[method].bind(cache) as (...args: unknown[]) => unknown;
+    (cache as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => (cacheReads++, original(...args));
+  }
+
+  step(`decorators ${singleFlight ? 'ON ' : 'OFF'}: ${REQUESTS} concurrent GET ${PATH}`);
+  const latencies: number[] = [];
+  let errors = 0;
+  const sqlBefore = sql.count;
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const run = autocannon(
+      // One request per connection, all at once: the stampede. Bounded by count and by time.
+      { url: `http://127.0.0.1:${port}${PATH}`, connections: REQUESTS, amount: REQUESTS, timeout: 30, duration: 60 },
+      (error) => (error ? reject(error) : resolve()),
+    );
+    run.on('response', (_client, status, _bytes, ms) => {
+      latencies.push(ms);
+      if (status !== 200) errors++;
+    });
+    run.on('reqError', () => errors++);
+  });
+  const wall = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  await app.close();
+  return {
+    decorators: singleFlight ? 'on' : 'off',
+    requests: latencies.length,
+    'SQL statements': sql.count - sqlBefore,
+    'cache reads': cacheReads,
+    errors,
+    'p50 ms': Math.round(percentile(latencies, 50)),
+    'p95 ms': Math.round(percentile(latencies, 95)),
+    'p99 ms': Math.round(percentile(latencies, 99)),
+    'wall ms': Math.round(wall),
+  };
+}
+
+try {
+  const rows = [await stampede(true), await stampede(false)];
+  console.log(`\n${REQUESTS} concurrent identical GETs on a cold list query (SQL counted by the app's TypeORM logger)`);
+  console.table(rows);
+} finally {
+  await database.stop();
+}

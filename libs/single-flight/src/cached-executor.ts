@@ -55,8 +55,8 @@ const isAbortSignal = (value: unknown): value is AbortSignal =>
 export class CachedExecutor implements MethodExecutor {
   private readonly logger = new Logger('SingleFlight');
   private readonly metadata = new WeakMap<Function, MethodMetadata>();
-  /** Loads in progress per tag, so an eviction can detach them from later callers. */
-  private readonly loadsByTag = new Map<string, Set<{ key: string }>>();
+  /** Reads and loads in progress per tag, so an eviction can detach them from later callers. */
+  private readonly flightsByTag = new Map<string, Set<{ key: string }>>();
   private readonly unencodable = new Set<string>();
   /**
    * Freeze mode: the last frozen value per key with the text it was decoded from. A hit whose
@@ -117,8 +117,8 @@ export class CachedExecutor implements MethodExecutor {
     const freeze = cached?.freeze ?? singleFlight?.freeze ?? this.settings.freeze;
     // Only a caller that passed a signal makes the loader take one (signals are not free).
     const produce = inv.signal
-      ? (signal: AbortSignal | undefined) => (cached ? this.readThrough(key, inv, signal, freeze) : this.load(key, inv, signal, freeze, []))
-      : () => (cached ? this.readThrough(key, inv, undefined, freeze) : this.load(key, inv, undefined, freeze, []));
+      ? (signal: AbortSignal | undefined) => (cached ? this.readThrough(key, inv, signal, freeze) : this.load(key, inv, signal, freeze))
+      : () => (cached ? this.readThrough(key, inv, undefined, freeze) : this.load(key, inv, undefined, freeze));
     const loaded = singleFlight
       ? await this.registry.run(key, produce, {
           timeout: singleFlight.timeout ?? this.settings.timeout,
@@ -132,7 +132,7 @@ export class CachedExecutor implements MethodExecutor {
   /** Invalidates `tags` everywhere the store is shared, and detaches local loads that began before. */
   async invalidate(tags: readonly string[]): Promise<void> {
     for (const tag of tags) {
-      for (const load of this.loadsByTag.get(tag) ?? []) this.registry.forget(load.key);
+      for (const flight of this.flightsByTag.get(tag) ?? []) this.registry.forget(flight.key);
     }
     if (!this.cache || tags.length === 0) return;
     // ttl 0: no expiry. A token must outlive every entry that recorded the one before it.
@@ -148,39 +148,48 @@ export class CachedExecutor implements MethodExecutor {
   private async readThrough(key: string, inv: Invocation, signal: AbortSignal | undefined, freeze: boolean): Promise<Loaded> {
     const cache = this.cache!;
     const tags = this.tagsOf(inv);
-    // One round trip for the entry and the current versions of its tags.
-    const stored = await cache.mget(tags.length ? [key, ...tags.map((tag) => tagKey(this.settings.keyPrefix, tag))] : [key]);
-    const tokens = stored?.slice(1).map(tokenOf);
-    const text = stored ? readEntry(stored[0], tokens!) : undefined;
-    if (text !== undefined) {
-      const hit = this.decodeStored(text, key, freeze);
-      if (hit) return hit;
+    // Tracked from the read on: an eviction meanwhile detaches this flight from later callers.
+    const untrack = this.track(key, tags);
+    try {
+      // One round trip for the entry and the current versions of its tags.
+      const stored = await cache.mget(tags.length ? [key, ...tags.map((tag) => tagKey(this.settings.keyPrefix, tag))] : [key]);
+      const tokens = stored?.slice(1).map(tokenOf);
+      const text = stored ? readEntry(stored[0], tokens!) : undefined;
+      if (text !== undefined) {
+        const hit = this.decodeStored(text, key, freeze);
+        if (hit) return hit;
+      }
+      const loaded = await this.load(key, inv, signal, freeze);
+      // Recorded with the versions read before the load: if a tag was invalidated meanwhile, the
+      // entry is stale on arrival and no reader will take it. Without them (store down), no write.
+      if (tokens && loaded.text !== undefined) {
+        await cache.set(key, writeEntry(tokens, loaded.text), inv.meta.cached!.ttl ?? this.settings.ttl);
+      }
+      return loaded;
+    } finally {
+      untrack();
     }
-    const loaded = await this.load(key, inv, signal, freeze, tags);
-    // Recorded with the versions read before the load: if a tag was invalidated meanwhile, the
-    // entry is stale on arrival and no reader will take it. Without them (store down), no write.
-    if (tokens && loaded.text !== undefined) {
-      await cache.set(key, writeEntry(tokens, loaded.text), inv.meta.cached!.ttl ?? this.settings.ttl);
-    }
-    return loaded;
   }
 
-  private async load(key: string, inv: Invocation, signal: AbortSignal | undefined, freeze: boolean, tags: readonly string[]): Promise<Loaded> {
+  private async load(key: string, inv: Invocation, signal: AbortSignal | undefined, freeze: boolean): Promise<Loaded> {
+    return this.encode(await inv.load(signal), inv.where, freeze, key);
+  }
+
+  private track(key: string, tags: readonly string[]): () => void {
+    if (tags.length === 0) return () => undefined;
     const mark = { key };
     for (const tag of tags) {
-      let loads = this.loadsByTag.get(tag);
-      if (!loads) this.loadsByTag.set(tag, (loads = new Set()));
-      loads.add(mark);
+      let flights = this.flightsByTag.get(tag);
+      if (!flights) this.flightsByTag.set(tag, (flights = new Set()));
+      flights.add(mark);
     }
-    try {
-      return this.encode(await inv.load(signal), inv.where, freeze, key);
-    } finally {
+    return () => {
       for (const tag of tags) {
-        const loads = this.loadsByTag.get(tag)!;
-        loads.delete(mark);
-        if (loads.size === 0) this.loadsByTag.delete(tag);
+        const flights = this.flightsByTag.get(tag)!;
+        flights.delete(mark);
+        if (flights.size === 0) this.flightsByTag.delete(tag);
       }
-    }
+    };
   }
 
   private async loadThenEvict(inv: Invocation): Promise<unknown> {

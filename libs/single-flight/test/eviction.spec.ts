@@ -3,7 +3,8 @@ import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
 import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
-import { latch, settle, type Latch } from './support/latch.js';
+import { Keyv } from 'keyv';
+import { latch, settle, until, type Latch } from './support/latch.js';
 import { createTestApp } from './support/test-app.js';
 
 @Injectable()
@@ -103,5 +104,36 @@ describe('@CacheEvict', () => {
     await expect(service.failingCreate()).rejects.toThrow('write failed');
     await service.list();
     expect(service.loads).toBe(1);
+  });
+
+  it('wins over a flight still reading the cache: later callers do not join it', async () => {
+    // A store whose reads can be held, to stop a flight between its cache read and its answer.
+    const data = new Map<string, unknown>();
+    const held = latch();
+    let reads = 0;
+    const store = {
+      get: async (k: string) => data.get(k),
+      getMany: async (keys: string[]) => {
+        const read = ++reads;
+        const values = keys.map((k) => data.get(k)); // read now, answer later
+        if (read === 2) await held.promise;
+        return values;
+      },
+      set: async (k: string, v: unknown) => (data.set(k, v), true),
+      delete: async (k: string) => data.delete(k),
+      clear: async () => data.clear(),
+      on: () => store,
+    };
+    const slow = await createTestApp([IncidentsService], { stores: [new Keyv({ store })] });
+    const svc = slow.get(IncidentsService);
+    await svc.list(); // read 1: version 1 loaded and cached
+    const early = svc.list(); // read 2: finds the version-1 entry, its answer held
+    await until(() => reads === 2);
+    await svc.create(); // version 2, invalidated while that read is in flight
+    expect(await svc.list()).toEqual({ version: 2 }); // a new flight, not the held one
+    held.release();
+    expect(await early).toEqual({ version: 1 });
+    expect(svc.loads).toBe(2);
+    await slow.close();
   });
 });

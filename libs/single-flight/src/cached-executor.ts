@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { buildKey, canonical, canonicalArgs, tagKey } from './cache-key.js';
 import { readEntry, tokenOf, writeEntry } from './cache-entry.js';
 import { SingleFlightConfigError } from './errors.js';
-import type { FlightRegistry } from './flight-registry.js';
+import { RUN_WITHOUT_SIGNAL, type FlightRegistry } from './flight-registry.js';
 import type { MethodExecutor, MethodMetadata } from './decorators/method-trampoline.js';
 import { readMethodMetadata } from './decorators/method-trampoline.js';
 import type { ResilientCache } from './resilient-cache.js';
@@ -115,17 +115,20 @@ export class CachedExecutor implements MethodExecutor {
     if (evict) return this.loadThenEvict(inv);
     const key = this.keyOf(inv);
     const freeze = cached?.freeze ?? singleFlight?.freeze ?? this.settings.freeze;
-    // Only a caller that passed a signal makes the loader take one (signals are not free).
-    const produce = inv.signal
-      ? (signal: AbortSignal | undefined) => (cached ? this.readThrough(key, inv, signal, freeze) : this.load(key, inv, signal, freeze))
-      : () => (cached ? this.readThrough(key, inv, undefined, freeze) : this.load(key, inv, undefined, freeze));
-    const loaded = singleFlight
-      ? await this.registry.run(key, produce, {
-          timeout: singleFlight.timeout ?? this.settings.timeout,
-          hardTimeout: singleFlight.hardTimeout ?? this.settings.hardTimeout,
-          signal: inv.signal,
-        })
-      : await produce(inv.signal);
+    const produce = (signal: AbortSignal | undefined) =>
+      cached ? this.readThrough(key, inv, signal, freeze) : this.load(key, inv, signal, freeze);
+    let loaded: Loaded;
+    if (singleFlight) {
+      const options = {
+        timeout: singleFlight.timeout ?? this.settings.timeout,
+        hardTimeout: singleFlight.hardTimeout ?? this.settings.hardTimeout,
+        signal: inv.signal,
+      };
+      // Only a caller that passed a signal makes the method take one: the flight's.
+      loaded = await (inv.signal ? this.registry.run(key, produce, options) : this.registry[RUN_WITHOUT_SIGNAL](key, () => produce(undefined), options));
+    } else {
+      loaded = await produce(inv.signal);
+    }
     return this.copyFor(loaded, freeze);
   }
 

@@ -89,6 +89,12 @@ describe('FlightRegistry', () => {
     await expect(registry.run('k', async () => 'fresh')).resolves.toBe('fresh');
   });
 
+  it('always hands the loader a signal, whatever its declared arity', async () => {
+    const seen: unknown[] = [];
+    await registry.run('k', (...args: unknown[]) => void seen.push(args[0]));
+    expect(Object.prototype.toString.call(seen[0])).toBe('[object AbortSignal]');
+  });
+
   it('rejects a caller whose signal is already aborted without starting a flight', async () => {
     let calls = 0;
     await expect(registry.run('k', async () => calls++, { signal: AbortSignal.abort(new Error('no')) })).rejects.toThrow('no');

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { FlightTimeoutError } from './errors.js';
 
+/** Internal to the library (not exported from index.ts). */
+export const RUN_WITHOUT_SIGNAL = Symbol('runWithoutSignal');
+
 export interface FlightRunOptions {
   /** How long this caller waits (ms); it alone is rejected, the flight goes on. */
   timeout?: number;
@@ -12,7 +15,7 @@ export interface FlightRunOptions {
 
 interface Flight {
   readonly outcome: Promise<unknown>;
-  /** Only for loaders that take a signal: creating one costs more than the rest of a flight. */
+  /** Absent for the decorators' loaders that take no signal. */
   readonly controller?: AbortController;
   /** Callers still attached; when the last one leaves early, the loader is aborted. */
   waiters: number;
@@ -38,8 +41,17 @@ export class FlightRegistry {
   }
 
   run<T>(key: string, fn: (signal: AbortSignal) => Promise<T> | T, options: FlightRunOptions = {}): Promise<T> {
+    return this.join(key, fn, options, true);
+  }
+
+  /** The decorators' entry: a loader that takes no signal spares creating one (it costs more than the rest of a flight). */
+  [RUN_WITHOUT_SIGNAL]<T>(key: string, fn: () => Promise<T> | T, options: FlightRunOptions = {}): Promise<T> {
+    return this.join(key, fn, options, false);
+  }
+
+  private join<T>(key: string, fn: (signal: AbortSignal) => Promise<T> | T, options: FlightRunOptions, withSignal: boolean): Promise<T> {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    const flight = this.flights.get(key) ?? this.start(key, fn, options.hardTimeout);
+    const flight = this.flights.get(key) ?? this.start(key, fn, options.hardTimeout, withSignal);
     flight.waiters++;
     if (options.timeout === undefined && options.signal === undefined) {
       // Nothing can make this caller leave early: share the flight's promise as is.
@@ -54,8 +66,8 @@ export class FlightRegistry {
     if (flight) this.drop(key, flight);
   }
 
-  private start(key: string, fn: (signal: AbortSignal) => Promise<unknown> | unknown, hardTimeout?: number): Flight {
-    const controller = fn.length > 0 ? new AbortController() : undefined;
+  private start(key: string, fn: (signal: AbortSignal) => Promise<unknown> | unknown, hardTimeout: number | undefined, withSignal: boolean): Flight {
+    const controller = withSignal ? new AbortController() : undefined;
     let hardTimer: ReturnType<typeof setTimeout> | undefined;
     // One promise settled by whichever comes first: the loader, or the hard timeout.
     const outcome = new Promise((resolve, reject) => {

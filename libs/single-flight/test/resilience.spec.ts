@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import type { Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
-import { Cached, SingleFlight } from '@app/single-flight';
+import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
 import { createTestApp } from './support/test-app.js';
 
 type Mode = 'ok' | 'throw' | 'hang';
@@ -35,6 +35,11 @@ class Svc {
     this.loads++;
     return { id, at: new Date(0) };
   }
+
+  @CacheEvict({ tags: ['all'] })
+  async write() {
+    return 'written';
+  }
 }
 
 const warnings: string[] = [];
@@ -59,6 +64,15 @@ describe('a cache store that fails is never the outage', () => {
     await expect(svc.get(1)).resolves.toEqual({ id: 1, at: new Date(0) });
     expect(svc.loads).toBe(2);
     expect(warnings.join('\n')).toMatch(/Cache read failed.*ECONNREFUSED/);
+    await app.close();
+  });
+
+  it('a write whose invalidation cannot be stored still succeeds, with an error logged', async () => {
+    const store = new FaultyStore();
+    store.mode = 'throw';
+    const { app, svc } = await appWith(store);
+    await expect(svc.write()).resolves.toBe('written');
+    expect(warnings.join('\n')).toMatch(/Could not write invalidation of sf:#tag:all/);
     await app.close();
   });
 

@@ -7,7 +7,7 @@ import { RUN_WITHOUT_SIGNAL, type FlightRegistry } from './flight-registry.js';
 import type { MethodExecutor, MethodMetadata } from './decorators/method-trampoline.js';
 import { readMethodMetadata } from './decorators/method-trampoline.js';
 import type { ResilientCache } from './resilient-cache.js';
-import { deepFreeze, type ValueSerializer } from './value-codec.js';
+import { clonePlainData, deepFreeze, devalueSerializer, NotPlainDataError, type ValueSerializer } from './value-codec.js';
 
 /** One call of a decorated method or handler, as the flow needs it. */
 export interface Invocation {
@@ -33,6 +33,8 @@ interface Loaded {
   /** A decoded copy for the first caller (in freeze mode, the one frozen value for all). */
   first: unknown;
   claimed?: boolean;
+  /** Decoded on the second claim; never handed out, only copied. */
+  pristine?: unknown;
 }
 
 export interface ExecutorSettings {
@@ -257,6 +259,16 @@ export class CachedExecutor implements MethodExecutor {
     if (!loaded.claimed) {
       loaded.claimed = true;
       return loaded.first;
+    }
+    // Later callers of the flight: copies of one more decoded value that nobody else holds (the
+    // first caller may already have changed its own), cheaper than decoding each time.
+    if (this.settings.serializer === devalueSerializer) {
+      loaded.pristine ??= this.settings.serializer.decode(loaded.text);
+      try {
+        return clonePlainData(loaded.pristine);
+      } catch (error) {
+        if (!(error instanceof NotPlainDataError)) throw error;
+      }
     }
     return this.settings.serializer.decode(loaded.text);
   }

@@ -1,5 +1,5 @@
 import { types } from 'node:util';
-import { deepFreeze, devalueSerializer, toPlainData } from './value-codec.js';
+import { clonePlainData, deepFreeze, devalueSerializer, NotPlainDataError, toPlainData } from './value-codec.js';
 
 const { encode, decode } = devalueSerializer;
 
@@ -47,5 +47,28 @@ describe('value codec', () => {
     const value = deepFreeze({ a: { b: [1] } });
     expect(Object.isFrozen(value.a.b)).toBe(true);
     expect(() => (value.a.b as number[]).push(2)).toThrow(TypeError);
+  });
+
+  it('copies decoded data deeply, with its types, shared references and cycles', () => {
+    const shared = { n: 1 };
+    const source = decode(encode({ a: shared, b: shared, at: new Date(5), m: new Map([['k', new Set([1n])]]), re: /x/gi, bytes: new Uint8Array([1, 2]), list: [1, , 3] })) as Record<string, any>;
+    source.self = source;
+    const copy = clonePlainData(source);
+    expect(copy).not.toBe(source);
+    expect(copy.a).toBe(copy.b);
+    expect(copy.a).not.toBe(source.a);
+    expect(copy.self).toBe(copy);
+    expect(types.isDate(copy.at) && copy.at.getTime()).toBe(5);
+    expect(copy.at).not.toBe(source.at);
+    expect(types.isMap(copy.m) && types.isSet(copy.m.get('k')) && [...copy.m.get('k')]).toEqual([1n]);
+    expect(copy.re.flags).toBe('gi');
+    expect([...copy.bytes]).toEqual([1, 2]);
+    expect(1 in copy.list).toBe(false);
+    copy.a.n = 2;
+    expect(source.a.n).toBe(1);
+  });
+
+  it('refuses objects that are not plain data, so the caller decodes instead', () => {
+    expect(() => clonePlainData({ when: new (class Custom {})() })).toThrow(NotPlainDataError);
   });
 });

@@ -128,6 +128,29 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
     expect(((await service.get(1)) as { id: number }).id).toBe(1);
   });
 
+  it('hands later callers pristine copies even when an earlier one changed its own at once, shared references kept', async () => {
+    const shared = { tag: 'db' };
+    service.loader.result = (id) => ({ id, at: new Date(0), primary: shared, secondary: shared });
+    service.loader.gate = latch();
+    type Row = { id: number; at: Date; primary: { tag: string }; secondary: { tag: string } };
+    const describe = (v: Row) => `${v.id}:${v.at.getTime()}:${v.primary.tag}:${v.primary === v.secondary}`;
+    const seen: string[] = [];
+    // The first caller changes its value as soon as it has it...
+    const first = service.get(1).then((value) => {
+      const v = value as Row;
+      seen.push(describe(v));
+      v.id = 99;
+      v.at.setTime(1);
+      v.primary.tag = 'changed';
+    });
+    // ...before these (a signal puts each a step behind) take theirs.
+    const later = Array.from({ length: 4 }, () => service.get(1, new AbortController().signal).then((value) => void seen.push(describe(value as Row))));
+    await settle();
+    service.loader.gate.release();
+    await Promise.all([first, ...later]);
+    expect(seen).toEqual(Array(5).fill('1:0:db:true'));
+  });
+
   it('hands every caller one deeply frozen value with freeze: true', async () => {
     service.loader.gate = latch();
     const callers = [service.frozen(1), service.frozen(1)];

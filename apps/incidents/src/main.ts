@@ -1,12 +1,19 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { createApp } from './bootstrap.js';
-import { configFromEnv, redact } from './config/app-config.js';
+import { ConfigError, configFromEnv, redact, type AppConfig } from './config/app-config.js';
 import { resolveDatabase } from './database/database-url.js';
 import { seedIfEmpty } from './database/seed-incidents.js';
 
 const logger = new Logger('Incidents');
-const config = configFromEnv();
+let config: AppConfig;
+try {
+  config = configFromEnv();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  logger.error(`Bad configuration: ${error.message}`);
+  process.exit(1);
+}
 if (!config.databaseUrl) logger.log('No DATABASE_URL: starting the embedded PostgreSQL (data in .embedded-pg/)');
 const database = await resolveDatabase(config);
 

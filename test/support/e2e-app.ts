@@ -6,9 +6,9 @@ import { DataSource } from 'typeorm';
 import { createApp } from '../../apps/incidents/src/bootstrap.js';
 import { seedIncidents } from '../../apps/incidents/src/database/seed-incidents.js';
 import { SqlStatementCounter } from '../../apps/incidents/src/database/sql-statement-counter.js';
+import { REDIS_URL } from '../../libs/single-flight/test/support/redis-cache.js';
 
 export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A database of its own on the real PostgreSQL, dropped afterwards. */
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {

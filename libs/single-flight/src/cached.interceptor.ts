@@ -1,18 +1,30 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { from, lastValueFrom, type Observable } from 'rxjs';
+import { from, type Observable } from 'rxjs';
 import { CachedExecutor } from './cached-executor.js';
-import { readMethodMetadata, type MethodMetadata } from './decorators/method-trampoline.js';
+import { keyFunctionOf, readMethodMetadata, type MethodMetadata } from './decorators/method-metadata.js';
 import { SingleFlightConfigError } from './errors.js';
+import { handlerInvocation } from './invocation.js';
+
+interface HttpRequest {
+  method?: string;
+  headers?: Record<string, unknown>;
+}
 
 /**
  * The decorators' flow for controller handlers (Nest runs interceptors only there):
  * `@UseInterceptors(CachedInterceptor)` on a controller or handler, or bound globally.
  * The default key is the handler plus the route's params and query (HTTP), or the message
  * data (microservices, websockets). `key` and `tags` functions receive the request (HTTP) or
- * the handler's arguments; `@CacheEvict` tags functions get `(result, request)`.
+ * the handler's arguments; `@CacheEvict` tag functions get `(result, request)`.
+ *
+ * Over HTTP it shares only what a shared cache may (RFC 9111): without a `key` function, only
+ * GET and HEAD requests that carry no Authorization and no Cookie header are cached or coalesced;
+ * other requests run the handler as if undecorated. A `key` function takes that over: it must
+ * name everything the answer depends on (the user, the body...). Subclass to change `sharedMethods`.
  */
 @Injectable()
 export class CachedInterceptor implements NestInterceptor {
+  protected readonly sharedMethods: readonly string[] = ['GET', 'HEAD'];
   private readonly metadata = new WeakMap<Function, MethodMetadata | null>();
 
   constructor(private readonly executor: CachedExecutor) {}
@@ -22,35 +34,21 @@ export class CachedInterceptor implements NestInterceptor {
     let meta = this.metadata.get(handler);
     if (meta === undefined) this.metadata.set(handler, (meta = readMethodMetadata(handler) ?? null));
     if (!meta) return next.handle();
-    const className = context.getClass().name;
-    const namespace = meta.cached?.namespace ?? meta.singleFlight?.namespace ?? className;
-    const where = `${className}.${handler.name}`;
-    const { fnArgs, keyParts } = this.argsOf(context, where, meta);
-    return from(
-      this.executor.execute({
-        where,
-        scope: `${namespace}.${handler.name}`,
-        meta,
-        fnArgs,
-        keyParts,
-        load: () => lastValueFrom(next.handle(), { defaultValue: undefined }),
-      }),
-    );
+    if (!meta.evict && !keyFunctionOf(meta) && context.getType() === 'http' && !this.mayShare(context.switchToHttp().getRequest<HttpRequest>())) {
+      return next.handle();
+    }
+    const invocation = handlerInvocation(context, next, meta);
+    if (!invocation) {
+      throw new SingleFlightConfigError(
+        `${context.getClass().name}.${handler.name}: CachedInterceptor has no default key for "${context.getType()}" handlers; give the decorator a \`key\` function`,
+      );
+    }
+    return from(this.executor.execute(invocation));
   }
 
-  private argsOf(context: ExecutionContext, where: string, meta: MethodMetadata): { fnArgs: unknown[]; keyParts: unknown[] } {
-    switch (context.getType()) {
-      case 'http': {
-        const request = context.switchToHttp().getRequest<{ params?: unknown; query?: unknown }>();
-        return { fnArgs: [request], keyParts: [request.params ?? {}, request.query ?? {}] };
-      }
-      case 'rpc':
-        return { fnArgs: context.getArgs(), keyParts: [context.switchToRpc().getData()] };
-      case 'ws':
-        return { fnArgs: context.getArgs(), keyParts: [context.switchToWs().getData()] };
-      default:
-        if (meta.cached?.key || meta.singleFlight?.key || meta.evict) return { fnArgs: context.getArgs(), keyParts: [] };
-        throw new SingleFlightConfigError(`${where}: CachedInterceptor has no default key for "${context.getType()}" handlers; give the decorator a \`key\` function`);
-    }
+  /** May a shared cache serve this request, or join it to another's flight, keyed by its URL alone? */
+  protected mayShare(request: HttpRequest): boolean {
+    const headers = request.headers ?? {};
+    return this.sharedMethods.includes(request.method ?? 'GET') && headers.authorization === undefined && headers.cookie === undefined;
   }
 }

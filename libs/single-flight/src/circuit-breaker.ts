@@ -8,31 +8,36 @@ export interface CircuitBreakerOptions {
 /**
  * Closed -> open after `failureThreshold` consecutive failures -> after `resetTimeout`, one probe
  * (half-open) -> closed on success, open again on failure. While open, the store is not touched.
+ * Callers report the outcome of exactly the operations `allow()` let through.
  */
 export class CircuitBreaker {
-  private failures = 0;
+  /** Failures in a row (reset by a success). */
+  private consecutive = 0;
+  /** Every failure reported, for tests and diagnostics. */
+  failures = 0;
   private openedAt: number | undefined;
   private probing = false;
 
   constructor(
     private readonly options: Required<CircuitBreakerOptions>,
     private readonly onChange: (open: boolean, cause?: unknown) => void,
+    private readonly now: () => number = Date.now,
   ) {}
 
   get isOpen(): boolean {
     return this.openedAt !== undefined;
   }
 
-  /** May an operation go to the store now? */
+  /** May an operation go to the store now? When the circuit is half-open, this takes the one probe. */
   allow(): boolean {
     if (this.openedAt === undefined) return true;
-    if (this.probing || Date.now() - this.openedAt < this.options.resetTimeout) return false;
+    if (this.probing || this.now() - this.openedAt < this.options.resetTimeout) return false;
     this.probing = true;
     return true;
   }
 
   success(): void {
-    this.failures = 0;
+    this.consecutive = 0;
     this.probing = false;
     if (this.openedAt !== undefined) {
       this.openedAt = undefined;
@@ -42,11 +47,12 @@ export class CircuitBreaker {
 
   failure(cause: unknown): void {
     this.failures++;
+    this.consecutive++;
     const wasProbe = this.probing;
     this.probing = false;
-    if (wasProbe || (this.openedAt === undefined && this.failures >= this.options.failureThreshold)) {
+    if (wasProbe || (this.openedAt === undefined && this.consecutive >= this.options.failureThreshold)) {
       const wasOpen = this.openedAt !== undefined;
-      this.openedAt = Date.now();
+      this.openedAt = this.now();
       if (!wasOpen) this.onChange(true, cause);
     }
   }

@@ -5,11 +5,15 @@ export class FlightTimeoutError extends Error {
     readonly key: string,
     readonly ms: number,
     readonly kind: 'caller' | 'flight',
+    /** For `kind: 'flight'`: whether the loader had an AbortSignal to abort. */
+    loaderAborted = false,
   ) {
     super(
       kind === 'caller'
         ? `Gave up waiting for flight "${key}" after ${ms} ms (timeout); the flight goes on for other callers`
-        : `Flight "${key}" did not settle within ${ms} ms (hardTimeout); it was forgotten and its loader aborted`,
+        : `Flight "${key}" did not settle within ${ms} ms (hardTimeout): its callers were rejected and the next call starts a new flight; ${
+            loaderAborted ? "the loader's AbortSignal was aborted" : 'the loader takes no AbortSignal, so it was left to finish'
+          }`,
     );
   }
 }
@@ -17,4 +21,30 @@ export class FlightTimeoutError extends Error {
 /** Bad decorator or module options. Thrown at decoration time or application start, never per request. */
 export class SingleFlightConfigError extends Error {
   override readonly name = 'SingleFlightConfigError';
+}
+
+/** A call's arguments, or the module's `vary` value, cannot be turned into a key (thrown by that call, naming the method). */
+export class CacheKeyError extends TypeError {
+  override readonly name = 'CacheKeyError';
+}
+
+/**
+ * A `@CacheEvict` method succeeded, but not all of its tags could be computed. Its result is on
+ * `result`; the tags that could be computed (`invalidated`) were invalidated before this was thrown.
+ */
+export class InvalidationError extends Error {
+  override readonly name = 'InvalidationError';
+  constructor(
+    where: string,
+    readonly result: unknown,
+    readonly invalidated: readonly string[],
+    cause: unknown,
+  ) {
+    super(
+      `${where}: the method succeeded, but its cache invalidation failed: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+        `Invalidated: ${invalidated.length ? invalidated.join(', ') : 'nothing'}; entries under the other tags may be served until their ttl ends. ` +
+        'The method\'s result is on error.result. Tags functions must not throw.',
+      { cause },
+    );
+  }
 }

@@ -1,51 +1,37 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import type { FactoryProvider } from '@nestjs/common';
+import { Logger, type FactoryProvider } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
+import { CacheLayout } from './cache-layout.js';
 import { CachedExecutor } from './cached-executor.js';
-import { validateOptions } from './decorators/validate-options.js';
+import { CallerValues } from './caller-value.js';
+import { SingleFlightConfigError } from './errors.js';
 import { FlightRegistry } from './flight-registry.js';
 import type { SingleFlightModuleOptions } from './interfaces/single-flight-module-options.interface.js';
-import { ResilientCache } from './resilient-cache.js';
-import { DEFAULT_CIRCUIT_BREAKER, DEFAULT_HARD_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_STORE_TIMEOUT } from './single-flight.constants.js';
+import { resolveModuleOptions } from './module-settings.js';
+import { ReadThrough } from './read-through.js';
+import { OPTIONS_SOURCE } from './single-flight.constants.js';
 import { SINGLE_FLIGHT_MODULE_OPTIONS } from './single-flight.module-definition.js';
-import { devalueSerializer } from './value-codec.js';
+import { TagInvalidation } from './tag-invalidation.js';
 
-const WHERE = 'SingleFlightModule.forRoot()';
-
-/** Validates the module options (forRoot and forRootAsync alike) and builds the application's executor. */
-export function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegistry, cache?: Cache): CachedExecutor {
-  validateOptions(WHERE, options, {
-    ttl: 'positive',
-    keyPrefix: 'string',
-    timeout: 'positive',
-    hardTimeout: 'positive',
-    storeTimeout: 'positive',
-    circuitBreaker: 'object',
-    freeze: 'boolean',
-    serializer: 'object',
-    enabled: 'boolean',
-    // ConfigurableModuleBuilder passes its extras along with the options.
-    isGlobal: 'boolean',
-  });
-  const breaker = options.circuitBreaker === false ? false : { ...DEFAULT_CIRCUIT_BREAKER, ...options.circuitBreaker };
-  if (breaker) validateOptions(`${WHERE} circuitBreaker`, breaker, { failureThreshold: 'positive', resetTimeout: 'positive' });
-  if (options.serializer) validateOptions(`${WHERE} serializer`, options.serializer, { encode: 'function', decode: 'function' });
-  const resilient = cache
-    ? new ResilientCache(cache, { operationTimeout: options.storeTimeout ?? DEFAULT_STORE_TIMEOUT, circuitBreaker: breaker })
-    : undefined;
-  return new CachedExecutor(registry, resilient, {
-    keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
-    ttl: options.ttl,
-    timeout: options.timeout,
-    hardTimeout: options.hardTimeout ?? DEFAULT_HARD_TIMEOUT,
-    freeze: options.freeze ?? false,
-    enabled: options.enabled ?? true,
-    serializer: options.serializer ?? devalueSerializer,
-  });
+/** Builds the application's executor and its parts from the module options (forRoot and forRootAsync alike). */
+export function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegistry, cache: Cache | undefined, source = 'forRoot'): CachedExecutor {
+  const settings = resolveModuleOptions(options, `SingleFlightModule.${source}()`);
+  const logger = new Logger('SingleFlight');
+  const layout = cache ? new CacheLayout(cache, { timeout: settings.storeTimeout, circuitBreaker: settings.circuitBreaker }, logger) : undefined;
+  for (const namespace of layout?.namespaces ?? []) {
+    // keyv 5.6 prefixes getMany keys with the namespace always, but single-key calls only when the
+    // key does not already start with it: such a prefix would read and write different keys.
+    if (settings.keyPrefix.startsWith(`${namespace}:`)) {
+      throw new SingleFlightConfigError(`SingleFlightModule.${source}(): keyPrefix "${settings.keyPrefix}" starts with the cache store's Keyv namespace "${namespace}:"; choose another keyPrefix`);
+    }
+  }
+  const tags = new TagInvalidation(layout, registry, settings.keyPrefix, logger);
+  const values = new CallerValues(settings.serializer, logger);
+  return new CachedExecutor(settings, registry, tags, layout && new ReadThrough(layout, tags, values, settings.ttl), values);
 }
 
 export const executorProvider: FactoryProvider<CachedExecutor> = {
   provide: CachedExecutor,
   useFactory: createExecutor,
-  inject: [SINGLE_FLIGHT_MODULE_OPTIONS, FlightRegistry, { token: CACHE_MANAGER, optional: true }],
+  inject: [SINGLE_FLIGHT_MODULE_OPTIONS, FlightRegistry, { token: CACHE_MANAGER, optional: true }, { token: OPTIONS_SOURCE, optional: true }],
 };

@@ -1,9 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { FlightTimeoutError } from './errors.js';
 
-/** Internal to the library (not exported from index.ts). */
-export const RUN_WITHOUT_SIGNAL = Symbol('runWithoutSignal');
-
 export interface FlightRunOptions {
   /** How long this caller waits (ms); it alone is rejected, the flight goes on. */
   timeout?: number;
@@ -11,11 +8,17 @@ export interface FlightRunOptions {
   hardTimeout?: number;
   /** This caller's own cancellation. The loader never sees it. */
   signal?: AbortSignal;
+  /**
+   * `false`: the loader takes no AbortSignal, and none is made for a flight this call starts
+   * (an AbortController costs more than the rest of a flight). Default `true`.
+   */
+  abortable?: boolean;
 }
 
 interface Flight {
+  /** Settled once, by the loader or the hard timeout. */
   readonly outcome: Promise<unknown>;
-  /** Absent for the decorators' loaders that take no signal. */
+  /** Only for abortable flights. */
   readonly controller?: AbortController;
   /** Callers still attached; when the last one leaves early, the loader is aborted. */
   waiters: number;
@@ -23,8 +26,9 @@ interface Flight {
 }
 
 /**
- * Per-key single flight, as Go's `x/sync/singleflight`: the first caller of a key
- * runs `fn`, everyone who arrives before it settles gets the same outcome.
+ * Per-key single flight, as Go's `x/sync/singleflight`: the first caller of a key runs the
+ * loader, everyone who arrives before it settles gets the same outcome. A flight is registered
+ * before its loader starts, so a loader that calls `run` with its own key joins itself.
  */
 @Injectable()
 export class FlightRegistry {
@@ -40,19 +44,13 @@ export class FlightRegistry {
     return this.flights.get(key)?.waiters ?? 0;
   }
 
+  run<T>(key: string, fn: (signal: AbortSignal) => Promise<T> | T, options?: FlightRunOptions & { abortable?: true }): Promise<T>;
+  run<T>(key: string, fn: () => Promise<T> | T, options: FlightRunOptions & { abortable: false }): Promise<T>;
   run<T>(key: string, fn: (signal: AbortSignal) => Promise<T> | T, options: FlightRunOptions = {}): Promise<T> {
-    return this.join(key, fn, options, true);
-  }
-
-  /** The decorators' entry: a loader that takes no signal spares creating one (it costs more than the rest of a flight). */
-  [RUN_WITHOUT_SIGNAL]<T>(key: string, fn: () => Promise<T> | T, options: FlightRunOptions = {}): Promise<T> {
-    return this.join(key, fn, options, false);
-  }
-
-  private join<T>(key: string, fn: (signal: AbortSignal) => Promise<T> | T, options: FlightRunOptions, withSignal: boolean): Promise<T> {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    const flight = this.flights.get(key) ?? this.start(key, fn, options.hardTimeout, withSignal);
-    flight.waiters++;
+    let flight = this.flights.get(key);
+    if (flight) flight.waiters++;
+    else flight = this.start(key, fn, options);
     if (options.timeout === undefined && options.signal === undefined) {
       // Nothing can make this caller leave early: share the flight's promise as is.
       return flight.outcome as Promise<T>;
@@ -66,33 +64,37 @@ export class FlightRegistry {
     if (flight) this.drop(key, flight);
   }
 
-  private start(key: string, fn: (signal: AbortSignal) => Promise<unknown> | unknown, hardTimeout: number | undefined, withSignal: boolean): Flight {
-    const controller = withSignal ? new AbortController() : undefined;
-    let hardTimer: ReturnType<typeof setTimeout> | undefined;
-    // One promise settled by whichever comes first: the loader, or the hard timeout.
-    const outcome = new Promise((resolve, reject) => {
-      if (hardTimeout !== undefined) {
-        hardTimer = setTimeout(() => {
-          const error = new FlightTimeoutError(key, hardTimeout, 'flight');
-          reject(error);
-          this.drop(key, flight);
-          controller?.abort(error);
-        }, hardTimeout);
-        hardTimer.unref?.();
-      }
-      const settle = () => {
-        clearTimeout(hardTimer);
-        this.drop(key, flight);
-      };
-      new Promise((loaded) => loaded(fn(controller?.signal as AbortSignal))).then(
-        (value) => (settle(), resolve(value)),
-        (error) => (settle(), reject(error)),
-      );
-    });
+  private start(key: string, fn: (signal: AbortSignal) => unknown, { hardTimeout, abortable = true }: FlightRunOptions): Flight {
+    let resolve!: (value: unknown) => void;
+    let reject!: (error: unknown) => void;
+    const outcome = new Promise((res, rej) => ((resolve = res), (reject = rej)));
     // Nobody may be listening when it settles (every caller left): never an unhandled rejection.
     outcome.catch(() => undefined);
-    const flight: Flight = { outcome, controller, waiters: 0, hardTimer };
+    const flight: Flight = { outcome, controller: abortable ? new AbortController() : undefined, waiters: 1 };
     this.flights.set(key, flight);
+    if (hardTimeout !== undefined) {
+      flight.hardTimer = setTimeout(() => {
+        const error = new FlightTimeoutError(key, hardTimeout, 'flight', flight.controller !== undefined);
+        reject(error);
+        this.drop(key, flight);
+        flight.controller?.abort(error);
+      }, hardTimeout);
+      flight.hardTimer.unref?.();
+    }
+    const settle = () => {
+      clearTimeout(flight.hardTimer);
+      this.drop(key, flight);
+    };
+    let result: unknown;
+    try {
+      result = fn(flight.controller?.signal as AbortSignal);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    Promise.resolve(result).then(
+      (value) => (settle(), resolve(value)),
+      (error) => (settle(), reject(error)),
+    );
     return flight;
   }
 

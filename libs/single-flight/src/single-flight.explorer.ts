@@ -1,61 +1,77 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { DiscoveryService } from '@nestjs/core';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { ApplicationConfig, DiscoveryService } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { CachedExecutor } from './cached-executor.js';
-import { readMethodMetadata, type MethodMetadata } from './decorators/method-trampoline.js';
-import { EXECUTOR } from './single-flight.constants.js';
+import { decoratedMethods, ExecutorInstaller } from './executor-installer.js';
+import { checkHandler } from './handler-checks.js';
+import { KeyScopes } from './key-scopes.js';
+import { TagInvalidation } from './tag-invalidation.js';
 
 /**
- * At start-up, finds providers with decorated methods (own or inherited) and installs this
- * application's executor on them, which their trampolines then route calls through.
- * Controllers are only checked: CachedInterceptor serves their handlers, so nothing runs twice.
+ * At start-up, finds the decorated methods of providers and controllers (own or inherited),
+ * checks them against this application, and installs its executor on providers, whose
+ * trampolines then route calls through it. Controllers are only checked: CachedInterceptor serves
+ * their handlers, so nothing runs twice.
  */
 @Injectable()
 export class SingleFlightExplorer implements OnModuleInit, OnModuleDestroy {
-  private readonly installed: object[] = [];
+  private readonly logger = new Logger('SingleFlight');
+  private readonly installer: ExecutorInstaller;
 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly executor: CachedExecutor,
-  ) {}
+    private readonly config: ApplicationConfig,
+  ) {
+    this.installer = new ExecutorInstaller(executor);
+  }
 
   onModuleInit(): void {
-    for (const wrapper of this.discovery.getControllers()) this.decoratedMethodsOf(wrapper);
-    for (const wrapper of this.discovery.getProviders()) {
-      if (this.decoratedMethodsOf(wrapper).length === 0) continue;
-      // Request-scoped and transient instances are made later, one per request or consumer:
-      // their class prototype carries the executor. Singletons carry it themselves, so several
-      // applications in one process (as in tests) each keep their own.
-      const perInstance = wrapper.isDependencyTreeStatic() && !wrapper.isTransient;
-      const target = perInstance ? (wrapper.instance as object) : (wrapper.metatype as Function).prototype;
-      Object.defineProperty(target, EXECUTOR, { value: this.executor, configurable: true, writable: true });
-      this.installed.push(target);
-    }
+    const scopes = new KeyScopes();
+    const ttls: (number | undefined)[] = [];
+    const visit = (wrapper: InstanceWrapper, isController: boolean) => {
+      const { instance, metatype } = wrapper;
+      if (wrapper.isAlias) return;
+      if (!instance || typeof instance !== 'object') {
+        // A request-scoped or transient factory: what it makes is known only when it makes it.
+        if (!isController && wrapper.inject) this.installer.installOnFactory(wrapper);
+        return;
+      }
+      const methods = decoratedMethods(Object.getPrototypeOf(instance));
+      if (methods.length === 0) return;
+      const type = (instance as object).constructor;
+      const className = type?.name || 'anonymous';
+      const module = wrapper.host?.name ?? 'an unknown module';
+      for (const { name, meta } of methods) {
+        this.executor.assertUsable(`${className}.${name}`, meta);
+        scopes.add(className, name, meta, type, module);
+        if (meta.cached) ttls.push(meta.cached.ttl ?? this.executor.settings.ttl);
+        if (isController) checkHandler(type, name, meta, this.config, this.logger);
+      }
+      if (isController) return;
+      if (wrapper.isDependencyTreeStatic() && !wrapper.isTransient) scopes.addInstance(type, describeToken(wrapper.token), methods);
+      this.installer.install(wrapper);
+    };
+    for (const wrapper of this.discovery.getControllers()) visit(wrapper, true);
+    for (const wrapper of this.discovery.getProviders()) visit(wrapper, false);
+    for (const warning of scopes.sharedInstances()) this.logger.warn(warning);
+    this.configureTokenLifetime(ttls);
   }
 
   onModuleDestroy(): void {
-    for (const target of this.installed) {
-      if ((target as { [EXECUTOR]?: unknown })[EXECUTOR] === this.executor) delete (target as { [EXECUTOR]?: unknown })[EXECUTOR];
-    }
-    this.installed.length = 0;
-    this.executor.close();
+    this.installer.uninstall();
   }
 
-  /** Decorated methods of the wrapper's class and its ancestors, each checked against this application. */
-  private decoratedMethodsOf(wrapper: InstanceWrapper): MethodMetadata[] {
-    const { instance, metatype } = wrapper;
-    if (wrapper.isAlias || !instance || typeof instance !== 'object') return [];
-    const found: MethodMetadata[] = [];
-    const className = (typeof metatype === 'function' && metatype.name) || instance.constructor?.name || 'anonymous';
-    for (let proto = Object.getPrototypeOf(instance); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-      for (const name of Object.getOwnPropertyNames(proto)) {
-        // Descriptors, not property reads: a getter is never invoked.
-        const meta = readMethodMetadata(Object.getOwnPropertyDescriptor(proto, name)?.value);
-        if (!meta) continue;
-        this.executor.assertUsable(`${className}.${name}`, meta);
-        found.push(meta);
-      }
+  private configureTokenLifetime(ttls: (number | undefined)[]): void {
+    const { tagTtl, hardTimeout } = this.executor.settings;
+    if (tagTtl !== undefined) return this.executor.tags.setTokenTtl(tagTtl);
+    const unknown = ttls.includes(undefined);
+    if (unknown && ttls.length) {
+      this.logger.warn('Tag tokens are written without expiry: a @Cached method has no ttl of its own and forRoot() has none. Give one, or set forRoot({ tagTtl }).');
     }
-    return found;
+    const longest = unknown ? undefined : Math.max(0, ...(ttls as number[]));
+    this.executor.tags.setTokenTtl(TagInvalidation.tokenLifetime(longest, hardTimeout));
   }
 }
+
+const describeToken = (token: unknown): string => (typeof token === 'function' ? token.name : String(token));

@@ -4,6 +4,7 @@ import type { SingleFlightModuleOptions } from './interfaces/single-flight-modul
 export const {
   ConfigurableModuleClass,
   MODULE_OPTIONS_TOKEN: SINGLE_FLIGHT_MODULE_OPTIONS,
+  ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<SingleFlightModuleOptions>()
   .setClassMethodName('forRoot')
   // Global by default, as ScheduleModule and EventEmitterModule are: one registry per application.

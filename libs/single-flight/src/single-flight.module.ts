@@ -1,11 +1,12 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { CachedExecutor } from './cached-executor.js';
 import { CachedInterceptor } from './cached.interceptor.js';
 import { executorProvider } from './executor.provider.js';
 import { FlightRegistry } from './flight-registry.js';
+import { OPTIONS_SOURCE } from './single-flight.constants.js';
 import { SingleFlightExplorer } from './single-flight.explorer.js';
-import { ConfigurableModuleClass } from './single-flight.module-definition.js';
+import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass } from './single-flight.module-definition.js';
 
 /**
  * `SingleFlightModule.forRoot({ ttl: 60_000 })` or `forRootAsync({ useFactory, inject, imports })`,
@@ -16,4 +17,10 @@ import { ConfigurableModuleClass } from './single-flight.module-definition.js';
   providers: [FlightRegistry, executorProvider, SingleFlightExplorer, CachedInterceptor],
   exports: [FlightRegistry, CachedExecutor, CachedInterceptor],
 })
-export class SingleFlightModule extends ConfigurableModuleClass {}
+export class SingleFlightModule extends ConfigurableModuleClass {
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    const module = super.forRootAsync(options);
+    // So that a bad option names the method it came from.
+    return { ...module, providers: [...(module.providers ?? []), { provide: OPTIONS_SOURCE, useValue: 'forRootAsync' }] };
+  }
+}

@@ -1,5 +1,6 @@
 import { types } from 'node:util';
-import { clonePlainData, deepFreeze, devalueSerializer, NotPlainDataError, toPlainData } from './value-codec.js';
+import { freezeShared } from './frozen-value.js';
+import { clonePlainData, devalueSerializer, NotPlainDataError, toPlainData } from './value-codec.js';
 
 const { encode, decode } = devalueSerializer;
 
@@ -44,7 +45,7 @@ describe('value codec', () => {
   });
 
   it('deep-freezes for the shared mode', () => {
-    const value = deepFreeze({ a: { b: [1] } });
+    const value = freezeShared({ a: { b: [1] } });
     expect(Object.isFrozen(value.a.b)).toBe(true);
     expect(() => (value.a.b as number[]).push(2)).toThrow(TypeError);
   });

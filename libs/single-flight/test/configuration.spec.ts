@@ -20,7 +20,7 @@ describe('misconfiguration fails early, naming the class and the method', () => 
       define(() => {
         class Incidents {
           @(decorator() as MethodDecorator)
-          list() {}
+          async list() {}
         }
         return Incidents;
       }),
@@ -32,7 +32,7 @@ describe('misconfiguration fails early, naming the class and the method', () => 
       class Incidents {
         @CacheEvict({ tags: ['x'] })
         @Cached()
-        list() {}
+        async list() {}
       }
       return Incidents;
     }).toThrow(/Incidents\.list: @CacheEvict cannot be combined/);
@@ -43,7 +43,7 @@ describe('misconfiguration fails early, naming the class and the method', () => 
       class Incidents {
         @Cached({ key: (a: number) => a })
         @SingleFlight({ key: (a: number) => -a })
-        list(a: number) { return a; }
+        async list(a: number) { return a; }
       }
       return Incidents;
     }).toThrow(/Incidents\.list: @Cached and @SingleFlight both give a `key`/);
@@ -53,14 +53,14 @@ describe('misconfiguration fails early, naming the class and the method', () => 
     expect(() => {
       class Incidents {
         @Cached()
-        static list() {}
+        static async list() {}
       }
       return Incidents;
     }).toThrow(/Incidents\.list: @Cached\(\) goes on instance methods/);
   });
 
   it('the errors are SingleFlightConfigErrors', () => {
-    expect(() => Cached({ ttl: -1 })({}, 'x', { value: () => 1 })).toThrow(SingleFlightConfigError);
+    expect(() => Cached({ ttl: -1 })({}, 'x', { value: async () => 1 })).toThrow(SingleFlightConfigError);
   });
 
   it('@Cached with no CACHE_MANAGER fails at application start', async () => {

@@ -5,7 +5,7 @@ import type { TestingModule } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
 import { types } from 'node:util';
 import { Cached, FlightRegistry, SingleFlight } from '@app/single-flight';
-import { countCalls } from './support/count-calls.js';
+import { countStoreTrips } from './support/count-calls.js';
 import { latch, settle, type Latch } from './support/latch.js';
 import { createTestApp } from './support/test-app.js';
 
@@ -78,14 +78,14 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
   let service: IncidentsService;
   let registry: FlightRegistry;
   let cache: Cache;
-  let store: Record<'mget' | 'set', number>;
+  let store: { reads: number; writes: number };
 
   beforeEach(async () => {
     app = await createTestApp([IncidentsService], { options: { keyPrefix: 'test:' } });
     service = app.get(IncidentsService);
     registry = app.get(FlightRegistry);
     cache = app.get(CACHE_MANAGER);
-    store = countCalls(cache, ['mget', 'set']);
+    store = countStoreTrips(cache);
   });
   afterEach(() => app.close());
 
@@ -95,12 +95,12 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
       const callers = Array.from({ length: n }, () => service.get(7));
       await settle();
       expect(registry.waiters('test:IncidentsService.get:[7]')).toBe(n);
-      expect(store.mget).toBe(1);
+      expect(store.reads).toBe(1);
       expect(service.loader.calls).toBe(1);
       service.loader.gate.release();
       const results = (await Promise.all(callers)) as Record<string, unknown>[];
       expect(service.loader.calls).toBe(1);
-      expect(store).toEqual({ mget: 1, set: 1 });
+      expect(store).toEqual({ reads: 1, writes: 1 });
       expect(results[0]).toEqual({ id: 7, createdAt: new Date(1_700_000_000_000), resolvedAt: null });
       expect(types.isDate(results[n - 1].createdAt)).toBe(true);
       expect(new Set(results).size).toBe(n);
@@ -111,7 +111,7 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
     const miss = await service.get(1);
     const hit = await service.get(1);
     expect(service.loader.calls).toBe(1);
-    expect(store).toEqual({ mget: 2, set: 1 });
+    expect(store).toEqual({ reads: 2, writes: 1 });
     expect(hit).toEqual(miss);
     expect(Object.getPrototypeOf(miss)).toBe(Object.prototype);
     expect(Object.getPrototypeOf(hit)).toBe(Object.prototype);
@@ -161,7 +161,7 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
     expect(() => (a.id = 2)).toThrow(TypeError);
     // Later hits reuse the frozen value while the store holds the same entry...
     expect(await service.frozen(1)).toBe(a);
-    expect(store.mget).toBe(2);
+    expect(store.reads).toBe(2);
     // ...and decode afresh once it holds another.
     await cache.del('test:IncidentsService.frozen:[1]');
     service.loader.result = (id) => new Incident(id, new Date(0));
@@ -177,7 +177,7 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
     const boom = new Error('database unavailable');
     service.loader.gate.fail(boom);
     expect((await Promise.all(callers)).every((e) => e === boom)).toBe(true);
-    expect(store.set).toBe(0);
+    expect(store.writes).toBe(0);
     service.loader.gate = undefined;
     await expect(service.get(3)).resolves.toMatchObject({ id: 3 });
     expect(service.loader.calls).toBe(2);
@@ -202,7 +202,7 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
     await Promise.all(callers);
     await service.getReversed(1);
     expect(service.loader.calls).toBe(1);
-    expect(store).toEqual({ mget: 2, set: 1 });
+    expect(store).toEqual({ reads: 2, writes: 1 });
   });
 
   it('without @SingleFlight, concurrent misses each load (what the pair prevents)', async () => {
@@ -221,7 +221,7 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
     service.loader.gate.release();
     const results = await Promise.all(callers);
     expect(service.loader.calls).toBe(1);
-    expect(store).toEqual({ mget: 0, set: 0 });
+    expect(store).toEqual({ reads: 0, writes: 0 });
     expect(results[0]).not.toBe(results[1]);
     await service.flightOnly(1);
     expect(service.loader.calls).toBe(2);
@@ -231,7 +231,7 @@ describe('@Cached + @SingleFlight on a provider (memory store)', () => {
     await service.byQuery({ id: 1, trace: 'a' });
     await service.byQuery({ id: 1, trace: 'b' });
     expect(service.loader.calls).toBe(1);
-    expect(await cache.get('test:incidents.byQuery:1')).toMatch(/^sf1\|/);
+    expect(await cache.get('test:incidents.byQuery:1')).toMatch(/^sf2\|/);
   });
 
   it("leaves an AbortSignal out of the key, and hands the loader the flight's signal", async () => {
@@ -266,10 +266,10 @@ describe('how decorated methods are reached', () => {
     class Svc {
       @SetMetadata('role', 'reader')
       @Cached()
-      a() {}
+      async a() {}
       @Cached()
       @SetMetadata('role', 'writer')
-      b() {}
+      async b() {}
     }
     const reflector = new Reflector();
     expect(Svc.prototype.a.name).toBe('a');

@@ -87,16 +87,16 @@ describe('@CacheEvict', () => {
     expect(await service.list()).toEqual({ version: 2 });
   });
 
-  it('records tag versions with the entry, without KEYS or SCAN: invalidation writes one token per tag', async () => {
+  it('records tag tokens with the entry, without KEYS or SCAN: the first load creates a token, each invalidation writes a new one', async () => {
     const cache = app.get<Cache>(CACHE_MANAGER);
     await service.list();
-    const before = await cache.get<string>('sf:#tag:incidents');
-    expect(before).toBeUndefined();
+    const first = await cache.get<string>('sf:#tag:incidents');
+    expect(first).toMatch(/^[\w-]{12}$/);
+    expect((await cache.get<string>('sf:IncidentsService.list:[]'))?.startsWith(`sf2|${first}|`)).toBe(true);
     await service.create();
-    const token = await cache.get<string>('sf:#tag:incidents');
-    expect(token).toMatch(/^[\w-]{12}$/);
-    await service.create();
-    expect(await cache.get('sf:#tag:incidents')).not.toBe(token);
+    const second = await cache.get<string>('sf:#tag:incidents');
+    expect(second).toMatch(/^[\w-]{12}$/);
+    expect(second).not.toBe(first);
   });
 
   it('does not evict when the method fails', async () => {

@@ -1,33 +1,12 @@
-import 'reflect-metadata';
 import { SingleFlightConfigError } from '../errors.js';
-import { CACHED_METADATA, CACHE_EVICT_METADATA, EXECUTOR, ORIGINAL_METHOD, SINGLE_FLIGHT_METADATA } from '../single-flight.constants.js';
-import type { CachedOptions } from '../interfaces/cached-options.interface.js';
-import type { CacheEvictOptions } from '../interfaces/cache-evict-options.interface.js';
-import type { SingleFlightOptions } from '../interfaces/single-flight-options.interface.js';
+import { EXECUTOR, ORIGINAL_METHOD } from '../single-flight.constants.js';
+import { checkCombination, describeMethod, readMethodMetadata } from './method-metadata.js';
 
-type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
-
-/** What the decorators say about one method. */
-export interface MethodMetadata {
-  cached?: CachedOptions;
-  singleFlight?: SingleFlightOptions;
-  evict?: CacheEvictOptions;
-}
+export type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 /** The per-application object the explorer installs under EXECUTOR. */
 export interface MethodExecutor {
   call(instance: object, trampoline: AnyFunction, original: AnyFunction, args: unknown[]): unknown;
-}
-
-export const describeMethod = (target: object, propertyKey: string | symbol): string =>
-  `${(target as { constructor?: { name?: string } }).constructor?.name ?? 'anonymous class'}.${String(propertyKey)}`;
-
-export function readMethodMetadata(method: unknown): MethodMetadata | undefined {
-  if (typeof method !== 'function') return undefined;
-  const cached = Reflect.getMetadata(CACHED_METADATA, method) as CachedOptions | undefined;
-  const singleFlight = Reflect.getMetadata(SINGLE_FLIGHT_METADATA, method) as SingleFlightOptions | undefined;
-  const evict = Reflect.getMetadata(CACHE_EVICT_METADATA, method) as CacheEvictOptions | undefined;
-  return cached || singleFlight || evict ? { cached, singleFlight, evict } : undefined;
 }
 
 /**
@@ -73,16 +52,4 @@ function createTrampoline(original: AnyFunction): AnyFunction {
   // Metadata that other decorators put on the original stays visible through the trampoline.
   Object.setPrototypeOf(trampoline, original);
   return trampoline;
-}
-
-function checkCombination(where: string, { cached, singleFlight, evict }: MethodMetadata): void {
-  if (evict && (cached || singleFlight)) {
-    throw new SingleFlightConfigError(`${where}: @CacheEvict cannot be combined with @Cached or @SingleFlight on one method`);
-  }
-  if (cached?.key && singleFlight?.key && cached.key !== singleFlight.key) {
-    throw new SingleFlightConfigError(`${where}: @Cached and @SingleFlight both give a \`key\`; give it to one of them (they share one key)`);
-  }
-  if (cached?.namespace && singleFlight?.namespace && cached.namespace !== singleFlight.namespace) {
-    throw new SingleFlightConfigError(`${where}: @Cached and @SingleFlight give different namespaces; give it to one of them`);
-  }
 }

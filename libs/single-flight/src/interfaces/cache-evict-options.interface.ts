@@ -1,4 +1,9 @@
-export interface CacheEvictOptions {
-  /** Tags to invalidate after the method resolves: strings, or `(result, ...args) => string[]`. */
-  tags: readonly string[] | ((result: any, ...args: any[]) => readonly string[]);
+import type { TagList } from './method-types.interface.js';
+
+export interface CacheEvictOptions<R = any, A extends unknown[] = any[], This = any> {
+  /**
+   * Tags to invalidate after the method resolves: strings, and functions of `(result, ...args)`
+   * (`this` is the instance). They must not throw: the write has already happened.
+   */
+  tags: TagList<[result: R, ...args: A], This>;
 }

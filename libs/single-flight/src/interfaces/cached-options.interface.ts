@@ -1,15 +1,19 @@
-/** A key function: its result (any value, canonicalised) replaces the arguments in the key. */
-export type KeyFunction = (...args: any[]) => unknown;
+import type { KeyFunction, TagList } from './method-types.interface.js';
 
-export interface CachedOptions {
-  /** Time to live of the entry, in ms. Default: the module's `ttl`, else the CACHE_MANAGER's. */
+export interface CachedOptions<A extends unknown[] = any[], This = any> {
+  /** Time to live of the entry, in ms. Default: the module's `ttl`, else CACHE_MANAGER's default; with none, no expiry. */
   ttl?: number;
-  /** Key from the method's arguments (AbortSignals left out). Default: all the arguments. */
-  key?: KeyFunction;
-  /** Tags to invalidate the entry by with `@CacheEvict`: strings, or a function of the arguments. */
-  tags?: readonly string[] | ((...args: any[]) => readonly string[]);
+  /**
+   * Key from the method's arguments (AbortSignals left out). Default: all the arguments.
+   * Called with `this` set to the instance (use a `function`, not an arrow, to read it).
+   */
+  key?: KeyFunction<A, This>;
+  /** Tags to invalidate the entry by with `@CacheEvict`: strings and functions of the arguments (`this` is the instance). */
+  tags?: TagList<A, This>;
   /** Key scope instead of the class name, e.g. to share entries between classes. */
   namespace?: string;
   /** Hand every caller one deeply frozen value instead of its own copy (hot paths). */
   freeze?: boolean;
 }
+
+export type { KeyFunction };

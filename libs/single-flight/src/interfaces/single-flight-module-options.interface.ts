@@ -2,18 +2,29 @@ import type { CircuitBreakerOptions } from '../circuit-breaker.js';
 import type { ValueSerializer } from '../value-codec.js';
 
 export interface SingleFlightModuleOptions {
-  /** Default entry ttl (ms) for `@Cached`. Default: the CACHE_MANAGER's own default. */
+  /** Default entry ttl (ms) for `@Cached`. Default: CACHE_MANAGER's default ttl; with none, entries never expire. */
   ttl?: number;
   /** Prefix of every key the library writes. Keep it different from the Keyv namespace. Default `'sf:'`. */
   keyPrefix?: string;
+  /**
+   * Read on every call, in the caller's context (AsyncLocalStorage works, e.g. nestjs-cls): its value
+   * is part of every key and every flight, so callers with different values never share an entry
+   * or a flight. Typically the tenant: `vary: () => cls.get('tenantId')`.
+   */
+  vary?: () => unknown;
   /** Default per-caller wait (ms) for `@SingleFlight`. Default: none. */
   timeout?: number;
   /** Default hard timeout (ms) of a flight. Default 30,000. */
   hardTimeout?: number;
   /** A cache operation slower than this (ms) counts as failed. Default 500. */
   storeTimeout?: number;
-  /** Breaker around the cache store, or `false`. Default `{ failureThreshold: 5, resetTimeout: 10_000 }`. */
+  /** Breaker around each cache store, or `false`. Default `{ failureThreshold: 5, resetTimeout: 10_000 }`. */
   circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Lifetime (ms) of tag version tokens. Default: derived at start from the ttls of the `@Cached`
+   * methods (the longest plus `hardTimeout`, at least an hour); no expiry if one has no known ttl.
+   */
+  tagTtl?: number;
   /** Default for `freeze` on the decorators. Default `false` (each caller gets its own copy). */
   freeze?: boolean;
   /** How values are written to the store. Default: devalue. */

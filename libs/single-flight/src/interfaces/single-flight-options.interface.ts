@@ -1,8 +1,8 @@
-import type { KeyFunction } from './cached-options.interface.js';
+import type { KeyFunction } from './method-types.interface.js';
 
-export interface SingleFlightOptions {
+export interface SingleFlightOptions<A extends unknown[] = any[], This = any> {
   /** Key from the method's arguments (AbortSignals left out). With `@Cached`, give the key to one of them. */
-  key?: KeyFunction;
+  key?: KeyFunction<A, This>;
   /** How long one caller waits (ms) before it alone is rejected with a FlightTimeoutError. Default: the module's. */
   timeout?: number;
   /** After this (ms) the flight is forgotten and its waiters rejected. Default: the module's. */

@@ -7,3 +7,20 @@ export function countCalls<T extends object, K extends keyof T & string>(target:
   }
   return counts;
 }
+
+/**
+ * Round trips to a CACHE_MANAGER's shared (last) Keyv store, counted where the library makes
+ * them: `reads` (getMany: an entry with its tags' tokens) and `writes` (set: entries and tokens).
+ */
+export function countStoreTrips(cache: { stores: object[] }): { reads: number; writes: number } {
+  const store = cache.stores.at(-1) as { getMany: Function; set: Function };
+  const counts = countCalls(store, ['getMany', 'set']);
+  return {
+    get reads() {
+      return counts.getMany;
+    },
+    get writes() {
+      return counts.set;
+    },
+  };
+}

@@ -1,6 +1,8 @@
-import { SingleFlightConfigError } from '../errors.js';
+import { SingleFlightConfigError } from './errors.js';
 
 type Rule = 'positive' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string';
+
+const isTag = (t: unknown): boolean => (typeof t === 'string' && t.length > 0) || typeof t === 'function';
 
 const valid: Record<Rule, (value: unknown) => boolean> = {
   positive: (v) => typeof v === 'number' && Number.isFinite(v) && v > 0,
@@ -8,8 +10,8 @@ const valid: Record<Rule, (value: unknown) => boolean> = {
   boolean: (v) => typeof v === 'boolean',
   string: (v) => typeof v === 'string',
   // A namespace is part of every key: ':' and '#' would let it pose as another key's scope.
-  namespace: (v) => typeof v === 'string' && /^[^:#\s]+$/.test(v),
-  tags: (v) => typeof v === 'function' || (Array.isArray(v) && v.every((t) => typeof t === 'string' && t.length > 0)),
+  namespace: (v) => typeof v === 'string' && /^[^:#@\s]+$/.test(v),
+  tags: (v) => typeof v === 'function' || (Array.isArray(v) && v.every(isTag)),
   object: (v) => typeof v === 'object' && v !== null,
 };
 
@@ -18,8 +20,8 @@ const expected: Record<Rule, string> = {
   function: 'a function',
   boolean: 'a boolean',
   string: 'a string',
-  namespace: "a non-empty string without ':', '#' or spaces",
-  tags: 'an array of non-empty strings or a function returning one',
+  namespace: "a non-empty string without ':', '#', '@' or spaces",
+  tags: 'an array of non-empty strings and tag functions, or a function returning the tags',
   object: 'an object',
 };
 
@@ -34,7 +36,9 @@ export function validateOptions(where: string, options: unknown, rules: Record<s
       throw new SingleFlightConfigError(`${where}: unknown option "${name}" (known: ${Object.keys(rules).join(', ')})`);
     }
     if (value !== undefined && !valid[rule](value)) {
-      throw new SingleFlightConfigError(`${where}: option "${name}" must be ${expected[rule]}, got ${JSON.stringify(value) ?? String(value)}`);
+      throw new SingleFlightConfigError(`${where}: option "${name}" must be ${expected[rule]}, got ${describe(value)}`);
     }
   }
 }
+
+const describe = (value: unknown): string => (typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value)));

@@ -1,0 +1,49 @@
+import { readEntry, tokenOf, writeEntry } from './cache-entry.js';
+import type { CacheLayout } from './cache-layout.js';
+import type { CallerValues, SharedValue } from './caller-value.js';
+import type { Invocation } from './invocation.js';
+import { callClock, type Freshness, type TagInvalidation } from './tag-invalidation.js';
+
+/** What a read-through (or a plain load) hands its callers. */
+export interface Outcome extends Freshness {
+  value: SharedValue;
+}
+
+/**
+ * Read, decode or load, write: one step of the flow. One round trip reads the entry and its tags'
+ * current tokens; a valid entry is a hit; otherwise the method runs and its value is written,
+ * recorded under the tokens read before the load began (tag-invalidation.ts says why).
+ */
+export class ReadThrough {
+  constructor(
+    private readonly layout: CacheLayout,
+    private readonly tags: TagInvalidation,
+    private readonly values: CallerValues,
+    private readonly defaultTtl: number | undefined,
+  ) {}
+
+  async run(key: string, inv: Invocation, tags: readonly string[], signal: AbortSignal | undefined, freeze: boolean): Promise<Outcome> {
+    // Tracked from the read on: an eviction meanwhile detaches this flight from later callers.
+    const untrack = this.tags.track(key, tags);
+    try {
+      const readAt = callClock.now();
+      const read = await this.layout.read(key, this.tags.tokenKeys(tags));
+      const current = read?.tokens.map(tokenOf);
+      const text = read && readEntry(read.entry, current!);
+      if (text !== undefined) {
+        const hit = this.values.fromStored(text, inv.where, key, freeze);
+        if (hit) return { value: hit, freshAt: readAt, tags, tokens: current as string[] };
+      }
+      const tokens = read && (await this.tags.tokensForLoad(tags, read.tokens));
+      const loadAt = callClock.now();
+      const value = this.values.fromResult(await inv.load(signal), inv.where, key, freeze);
+      // Without tokens (the store failed), nothing is written.
+      if (tokens && value.text !== undefined) {
+        await this.layout.writeEntry(key, writeEntry(tokens, value.text), inv.meta.cached!.ttl ?? this.defaultTtl);
+      }
+      return { value, freshAt: loadAt, tags, tokens };
+    } finally {
+      untrack();
+    }
+  }
+}

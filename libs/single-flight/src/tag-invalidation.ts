@@ -1,0 +1,197 @@
+import type { Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { tokenOf } from './cache-entry.js';
+import type { CacheLayout } from './cache-layout.js';
+import { tagKey } from './cache-key.js';
+import type { FlightRegistry } from './flight-registry.js';
+import type { Invocation } from './invocation.js';
+import type { TagList } from './interfaces/method-types.interface.js';
+
+/**
+ * Eviction wins, in every process and every store layout. The rules, all in this file:
+ *
+ * 1. Every tag has a version token in the shared store. An entry records the tokens it was loaded
+ *    under and is valid only while every one of them is the current token (cache-entry.ts). A
+ *    missing token never matches: a load that finds one missing writes a new token first and
+ *    loads after the write is acknowledged. So every load recorded under a token began after that
+ *    token was written, and `@CacheEvict` writes a fresh token after the write it follows: once
+ *    it resolves, no entry loaded before it is valid, in any process, whatever the clocks say.
+ *    Invalidation is one write per tag (no KEYS, no SCAN), and a token that expires or is
+ *    evicted by the store only turns entries into misses.
+ * 2. Local flights of an evicted tag are detached at once, so later callers here never join them.
+ * 3. A flight's value is fresh for the callers that started before it was read (a hit) or before
+ *    its load began (a miss). A caller that joined later, when the method has tags, takes it only
+ *    once one re-read of the tokens, shared by all such callers of the flight, shows them
+ *    unchanged; otherwise it starts over. That covers evictions made by other processes while
+ *    the flight was in the air, for at most one extra read per flight.
+ */
+
+/** Orders calls and reads in this process: a counter, never a clock. */
+let ticks = 0;
+export const callClock = {
+  /** Marks a call's start. */
+  tick: (): number => ++ticks,
+  /** The current position: calls that started before now have a tick <= this. */
+  now: (): number => ticks,
+};
+
+/** What a flight's outcome says about its freshness. */
+export interface Freshness {
+  /** Fresh for callers whose tick is <= this: the read (hit) or the start of the load (miss). */
+  freshAt: number;
+  tags: readonly string[];
+  /** The tokens the value was read or loaded under (undefined: unknown, the store failed). */
+  tokens?: readonly string[];
+  /** The one re-read for late joiners, shared. */
+  recheck?: Promise<boolean>;
+}
+
+export const NO_TAGS: readonly string[] = [];
+
+/** An hour: tokens of rarely evicted tags outlive many short entry lifetimes, so few entries are dropped early. */
+const MIN_TOKEN_LIFETIME = 3_600_000;
+
+export class TagInvalidation {
+  /** Reads and loads in progress per tag, so an eviction can detach them from later callers. */
+  private readonly flightsByTag = new Map<string, Set<{ key: string }>>();
+  /** Token creations in progress per tag, shared by the loads that found it missing. */
+  private readonly creating = new Map<string, Promise<string | undefined>>();
+  /** Token lifetime (ms) in the store; 0: no expiry. Set at start (see tokenLifetime). */
+  private tokenTtl = 0;
+
+  constructor(
+    private readonly layout: CacheLayout | undefined,
+    private readonly registry: FlightRegistry,
+    private readonly keyPrefix: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Tokens need not outlive entries for correctness (rule 1), but a token that expires while
+   * entries recorded under it are alive turns them into misses early. So it lives at least as long
+   * as the longest entry (plus the hard timeout, the latest a load may still write), and at least
+   * an hour; `undefined` (an entry lifetime the library cannot know): no expiry.
+   */
+  static tokenLifetime(longestEntryTtl: number | undefined, hardTimeout: number): number {
+    return longestEntryTtl === undefined ? 0 : Math.max(MIN_TOKEN_LIFETIME, longestEntryTtl + hardTimeout);
+  }
+
+  setTokenTtl(ms: number): void {
+    this.tokenTtl = ms;
+  }
+
+  /** The tags of a `@Cached` call; a tag function that fails fails the call (nothing is loaded yet). */
+  cachedTags(inv: Invocation): readonly string[] {
+    const spec = inv.meta.cached?.tags;
+    if (!spec) return NO_TAGS;
+    const { tags, failure } = resolveTags(spec, inv.self, inv.fnArgs);
+    if (failure) throw new TypeError(`${inv.where} @Cached(): ${describe(failure)}`, { cause: failure });
+    return tags;
+  }
+
+  /** The tags of a `@CacheEvict` call, and what went wrong computing the others. */
+  evictedTags(inv: Invocation, result: unknown): { tags: readonly string[]; failure?: unknown } {
+    return resolveTags(inv.meta.evict!.tags, inv.self, [result, ...inv.fnArgs]);
+  }
+
+  tokenKeys(tags: readonly string[]): string[] {
+    return tags.map((tag) => tagKey(this.keyPrefix, tag));
+  }
+
+  /** The tokens to record a load under: those read, with missing ones created first; undefined if that failed. */
+  async tokensForLoad(tags: readonly string[], read: readonly unknown[]): Promise<string[] | undefined> {
+    const tokens = read.map(tokenOf);
+    const missing = tags.filter((_, i) => tokens[i] === undefined);
+    if (missing.length === 0) return tokens as string[];
+    const created = await Promise.all(missing.map((tag) => this.createToken(tag)));
+    if (created.includes(undefined)) return undefined;
+    for (let i = 0, m = 0; i < tags.length; i++) if (tokens[i] === undefined) tokens[i] = created[m++];
+    return tokens as string[];
+  }
+
+  /** Detaches local flights of `tags`, then writes a fresh token per tag to the shared store. */
+  async invalidate(tags: readonly string[]): Promise<void> {
+    for (const tag of tags) for (const flight of this.flightsByTag.get(tag) ?? []) this.registry.forget(flight.key);
+    if (!this.layout || tags.length === 0) return;
+    const tokens = tags.map((tag) => ({ key: tagKey(this.keyPrefix, tag), value: newToken() }));
+    if (!(await this.layout.writeTokens(tokens, this.tokenTtl))) {
+      this.logger.error(`Could not write invalidation of ${tokens.map((t) => t.key).join(', ')}: entries may be served stale until their ttl ends`);
+    }
+  }
+
+  /** Tracks a read or load of `key` under `tags` until the returned function is called. */
+  track(key: string, tags: readonly string[]): () => void {
+    if (tags.length === 0) return noop;
+    const mark = { key };
+    for (const tag of tags) {
+      let flights = this.flightsByTag.get(tag);
+      if (!flights) this.flightsByTag.set(tag, (flights = new Set()));
+      flights.add(mark);
+    }
+    return () => {
+      for (const tag of tags) {
+        const flights = this.flightsByTag.get(tag)!;
+        flights.delete(mark);
+        if (flights.size === 0) this.flightsByTag.delete(tag);
+      }
+    };
+  }
+
+  /** May a caller that started at `startedAt` take this value without asking the store again? */
+  isFreshFor(outcome: Freshness, startedAt: number): boolean {
+    return startedAt <= outcome.freshAt || outcome.tags.length === 0;
+  }
+
+  /** For a late joiner: are the tokens still those the value was read or loaded under? One read per flight. */
+  confirm(outcome: Freshness): Promise<boolean> {
+    return (outcome.recheck ??= this.stillCurrent(outcome));
+  }
+
+  private async stillCurrent({ tags, tokens }: Freshness): Promise<boolean> {
+    if (!tokens || !this.layout) return false;
+    const current = await this.layout.readTokens(this.tokenKeys(tags));
+    return current !== undefined && current.every((token, i) => tokenOf(token) === tokens[i]);
+  }
+
+  private createToken(tag: string): Promise<string | undefined> {
+    let pending = this.creating.get(tag);
+    if (!pending) {
+      const token = newToken();
+      pending = this.layout!.writeTokens([{ key: tagKey(this.keyPrefix, tag), value: token }], this.tokenTtl).then((ok) => (ok ? token : undefined));
+      this.creating.set(tag, pending);
+      void pending.finally(() => this.creating.delete(tag));
+    }
+    return pending;
+  }
+}
+
+/** Tags from a tag list: strings kept, functions called with `this` and `args`. Stops at nothing: collects what it can. */
+function resolveTags(spec: TagList, self: unknown, args: readonly unknown[]): { tags: readonly string[]; failure?: unknown } {
+  const tags = new Set<string>();
+  let failure: unknown;
+  const add = (value: unknown, source: string) => {
+    const list = typeof value === 'string' ? [value] : value;
+    if (!Array.isArray(list)) return void (failure ??= new TypeError(`${source} returned ${show(value)}, not a tag or an array of tags`));
+    for (const tag of list) {
+      if (typeof tag !== 'string' || tag.length === 0) failure ??= new TypeError(`${source} returned ${show(tag)} among its tags: tags are non-empty strings`);
+      // An object turned into a string: almost always `(id) => ...` where `(result, id) => ...` was meant.
+      else if (tag.includes('[object ')) failure ??= new TypeError(`${source} returned the tag "${tag}": an object was turned into a string`);
+      else tags.add(tag);
+    }
+  };
+  const call = (fn: Function, source: string) => {
+    try {
+      add(fn.apply(self, args), source);
+    } catch (error) {
+      failure ??= error ?? new Error(`${source} threw ${String(error)}`);
+    }
+  };
+  if (typeof spec === 'function') call(spec, 'the tags function');
+  else for (const item of spec) typeof item === 'function' ? call(item, 'a tag function') : add(item, 'the tags');
+  return { tags: [...tags], failure };
+}
+
+const newToken = (): string => randomBytes(9).toString('base64url');
+const noop = () => undefined;
+const show = (value: unknown): string => (typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value)));
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -1,4 +1,5 @@
 import { callKey } from './cache-key.js';
+import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues } from './caller-value.js';
 import { InvalidationError, SingleFlightConfigError } from './errors.js';
 import type { FlightRegistry } from './flight-registry.js';
@@ -25,6 +26,8 @@ export class CachedExecutor implements MethodExecutor {
     readonly tags: TagInvalidation,
     private readonly readThrough: ReadThrough | undefined,
     private readonly values: CallerValues,
+    /** The stores, for diagnostics (their breakers); undefined without a CACHE_MANAGER. */
+    readonly layout?: CacheLayout,
   ) {}
 
   /** Fails at start, naming the method, for what only the running application can tell. */

@@ -27,7 +27,7 @@ export function createExecutor(options: SingleFlightModuleOptions, registry: Fli
   }
   const tags = new TagInvalidation(layout, registry, settings.keyPrefix, logger);
   const values = new CallerValues(settings.serializer, logger);
-  return new CachedExecutor(settings, registry, tags, layout && new ReadThrough(layout, tags, values, settings.ttl), values);
+  return new CachedExecutor(settings, registry, tags, layout && new ReadThrough(layout, tags, values, settings.ttl), values, layout);
 }
 
 export const executorProvider: FactoryProvider<CachedExecutor> = {

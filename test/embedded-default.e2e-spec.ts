@@ -9,7 +9,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../apps/incidents/
 import { seedIfEmpty } from '../apps/incidents/src/database/seed-incidents.js';
 
 // What `npm start` and `npm run demo` use with no servers configured: the embedded PostgreSQL
-// and cache-manager's in-memory store.
+// and the app's bounded in-memory store.
 describe('the embedded default (no DATABASE_URL, no REDIS_URL)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'incidents-embedded-'));
   let embedded: EmbeddedDatabase | undefined;

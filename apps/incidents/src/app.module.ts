@@ -1,12 +1,17 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { SingleFlightModule } from '@app/single-flight';
+import type { MemoryCacheLimits } from './cache/bounded-memory-store.js';
 import { AppCacheModule } from './cache/cache.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IncidentsModule } from './incidents/incidents.module.js';
 
-export type ResolvedConfig = AppConfig & { databaseUrl: string };
+export type ResolvedConfig = AppConfig & {
+  databaseUrl: string;
+  /** Bounds of the in-memory cache; MEMORY_CACHE_LIMITS unless a test lowers them. */
+  memoryCacheLimits?: MemoryCacheLimits;
+};
 
 @Module({})
 export class AppModule {
@@ -15,7 +20,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         DatabaseModule.forRoot(config.databaseUrl),
-        AppCacheModule.forRoot(config.redisUrl),
+        AppCacheModule.forRoot(config.redisUrl, config.memoryCacheLimits),
         SingleFlightModule.forRoot({ ttl: 30_000, keyPrefix: config.cacheKeyPrefix, enabled: config.singleFlight }),
         IncidentsModule,
         HealthModule,

@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { createApp } from './bootstrap.js';
+import { CACHE_BACKEND, type CacheBackend } from './cache/cache-backend.js';
 import { ConfigError, configFromEnv, redact, type AppConfig } from './config/app-config.js';
-import { resolveDatabase } from './database/database-url.js';
+import { resolveDatabaseOrExit } from './database/database-url.js';
 import { seedIfEmpty } from './database/seed-incidents.js';
 
 const logger = new Logger('Incidents');
@@ -15,11 +16,11 @@ try {
   process.exit(1);
 }
 if (!config.databaseUrl) logger.log('No DATABASE_URL: starting the embedded PostgreSQL (data in .embedded-pg/)');
-const database = await resolveDatabase(config);
+const database = await resolveDatabaseOrExit(config, (line) => logger.error(line));
 
 const app = await createApp({ ...config, databaseUrl: database.url });
-logger.log(`Database: ${database.embedded ? 'embedded PostgreSQL' : 'PostgreSQL'} at ${redact(database.url)}`);
-logger.log(`Cache: ${config.redisUrl ? `Redis at ${redact(config.redisUrl)}` : 'in-memory store (set REDIS_URL to share it between instances)'}`);
+logger.log(`Database: ${database.embedded ? 'embedded PostgreSQL' : 'PostgreSQL'}${database.alreadyRunning ? ' (already running)' : ''} at ${redact(database.url)}`);
+logger.log(`Cache: ${app.get<CacheBackend>(CACHE_BACKEND).description}`);
 logger.log(`Single flight and caching: ${config.singleFlight ? 'on' : 'OFF (SINGLE_FLIGHT=off)'}`);
 if (database.embedded) {
   const seeded = await seedIfEmpty(app.get(DataSource));

@@ -3,19 +3,20 @@ import { redisInsStore } from 'cache-manager-ioredis-yet';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
 import { redact } from '../config/app-config.js';
+import { BoundedMemoryStore, MEMORY_CACHE_LIMITS, type MemoryCacheLimits } from './bounded-memory-store.js';
 
 /** The store behind CACHE_MANAGER, and how to ask it if it is alive (for /health). */
 export interface CacheBackend {
   readonly description: string;
-  /** Keyv stores for CacheModule; none means cache-manager's in-memory default. */
-  readonly stores?: Keyv[];
+  /** Keyv stores for CacheModule. */
+  readonly stores: Keyv[];
   ping(): Promise<void>;
 }
 
 export const CACHE_BACKEND = Symbol('CACHE_BACKEND');
 
-/** Keyv namespace: different from the library's key prefix (see STACK.md on keyv 5.6 namespaces). */
-const NAMESPACE = 'incidents-app';
+/** Keyv namespace: different from the library's key prefix (keyv 5.6 would prefix reads and writes differently; the library refuses it at start). */
+export const CACHE_NAMESPACE = 'incidents-app';
 
 /**
  * Redis through cache-manager 7 + cache-manager-ioredis-yet, with its quirks handled here, once:
@@ -29,12 +30,16 @@ export function redisBackend(url: string): CacheBackend {
   const store = Object.assign(redisInsStore(client), { disconnect: () => client.quit().then(() => undefined, () => client.disconnect()) });
   return {
     description: `Redis at ${redact(url)}`,
-    stores: [new Keyv({ store: new KeyvAdapter(store as unknown as CacheManagerStore), namespace: NAMESPACE })],
+    stores: [new Keyv({ store: new KeyvAdapter(store as unknown as CacheManagerStore), namespace: CACHE_NAMESPACE })],
     ping: async () => void (await client.ping()),
   };
 }
 
-export const memoryBackend = (): CacheBackend => ({
-  description: 'in-memory store (set REDIS_URL to share the cache between instances)',
-  ping: async () => undefined,
-});
+/** This process's memory, bounded (see MEMORY_CACHE_LIMITS); tests pass lower limits. */
+export function memoryBackend(limits: MemoryCacheLimits = MEMORY_CACHE_LIMITS): CacheBackend {
+  return {
+    description: `in-memory store of at most ${limits.maxEntries.toLocaleString('en-US')} entries (set REDIS_URL to share the cache between instances)`,
+    stores: [new Keyv({ store: new BoundedMemoryStore(limits), namespace: CACHE_NAMESPACE })],
+    ping: async () => undefined,
+  };
+}

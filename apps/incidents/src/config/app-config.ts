@@ -2,7 +2,7 @@
 export interface AppConfig {
   /** PostgreSQL; without it the app starts an embedded one (see database/embedded-postgres.ts). */
   databaseUrl?: string;
-  /** Redis for the shared cache; without it, cache-manager's in-memory store. */
+  /** Redis for the shared cache; without it, a bounded in-memory store (cache/bounded-memory-store.ts). */
   redisUrl?: string;
   port: number;
   /** `SINGLE_FLIGHT=off`: the kill switch, decorators run as plain methods (for comparisons). */

@@ -2,6 +2,7 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository, SelectQueryBuilder } from 'typeorm';
 import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
+import { CACHE_TTLS } from './cache-ttls.js';
 import type { CreateIncidentDto } from './dto/create-incident.dto.js';
 import type { ListIncidentsQuery } from './dto/list-incidents.query.js';
 import type { UpdateIncidentDto } from './dto/update-incident.dto.js';
@@ -23,7 +24,7 @@ export interface IncidentStats {
 export class IncidentsService {
   constructor(@InjectRepository(IncidentEvent) private readonly repo: Repository<IncidentEvent>) {}
 
-  @Cached({ ttl: 30_000, tags: ['incidents'] })
+  @Cached({ ttl: CACHE_TTLS.list, tags: ['incidents'] })
   @SingleFlight()
   async list(query: ListIncidentsQuery): Promise<Page<IncidentEvent>> {
     // One statement: the page and, through a window function, the total of the filter.
@@ -39,13 +40,13 @@ export class IncidentsService {
     return { items: entities, total };
   }
 
-  @Cached({ ttl: 60_000, tags: (id: string) => [`incident:${id}`] })
+  @Cached({ ttl: CACHE_TTLS.incident, tags: (id: string) => [`incident:${id}`] })
   @SingleFlight()
   get(id: string): Promise<IncidentEvent | null> {
     return this.repo.findOneBy({ id });
   }
 
-  @Cached({ ttl: 30_000, tags: ['incidents'] })
+  @Cached({ ttl: CACHE_TTLS.stats, tags: ['incidents'] })
   @SingleFlight()
   async stats(): Promise<IncidentStats> {
     const rows = await this.repo

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { createApp } from '../bootstrap.js';
 import { configFromEnv, redact } from '../config/app-config.js';
-import { resolveDatabase } from '../database/database-url.js';
+import { resolveDatabaseOrExit } from '../database/database-url.js';
 import { seedIfEmpty } from '../database/seed-incidents.js';
 import { SqlStatementCounter } from '../database/sql-statement-counter.js';
 
@@ -26,7 +26,7 @@ const step = (message: string) => console.log(`→ ${message}`);
 
 const config = configFromEnv();
 step(config.databaseUrl ? `database: ${redact(config.databaseUrl)}` : 'starting the embedded PostgreSQL (no DATABASE_URL)');
-const database = await resolveDatabase(config);
+const database = await resolveDatabaseOrExit(config, (line) => console.error(line));
 step(`cache: ${config.redisUrl ? `Redis at ${redact(config.redisUrl)}` : 'in-memory store (no REDIS_URL)'}`);
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;

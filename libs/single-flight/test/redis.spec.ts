@@ -1,5 +1,6 @@
+import { jest } from '@jest/globals';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
 import { Redis } from 'ioredis';
@@ -46,6 +47,19 @@ class IncidentsService {
   async update(id: string) {
     version++;
     return id;
+  }
+}
+
+@Injectable()
+class Tagged {
+  @Cached({ tags: (tag: string) => [tag] })
+  async read(tag: string) {
+    return tag;
+  }
+
+  @CacheEvict({ tags: (tag: string) => [tag] })
+  async touch(tag: string) {
+    return tag;
   }
 }
 
@@ -137,5 +151,40 @@ describe('on the real Redis (cache-manager 7 + cache-manager-ioredis-yet)', () =
     const before = await stats();
     await service.update('a');
     expect(await stats()).toBe(before);
+  });
+
+  describe('tag tokens expire, but never before the entries that recorded them', () => {
+    const tokenTtlOf = async (app: TestingModule, tag: string) => {
+      await app.get(Tagged).touch(tag);
+      return redis.pttl(`${namespace}:sf:#tag:${tag}`);
+    };
+    const appWith = async (options: object) => {
+      const app = await createTestApp([Tagged], { stores: [redisKeyv(namespace)], options });
+      apps.push(app);
+      return app;
+    };
+
+    it('by default they live at least an hour, and longer than the longest entry ttl plus the hard timeout', async () => {
+      expect(await tokenTtlOf(await appWith({ ttl: 60_000 }), 'short')).toBeGreaterThan(3_590_000);
+      const long = await tokenTtlOf(await appWith({ ttl: 5 * 3_600_000 }), 'long'); // entries of 5 h
+      expect(long).toBeGreaterThan(5 * 3_600_000 + 29_000);
+      expect(long).toBeLessThanOrEqual(5 * 3_600_000 + 30_000);
+    });
+
+    it('forRoot({ tagTtl }) sets their lifetime', async () => {
+      const ttl = await tokenTtlOf(await appWith({ ttl: 1_000, tagTtl: 7_200_000 }), 'explicit');
+      expect(ttl).toBeGreaterThan(7_190_000);
+      expect(ttl).toBeLessThanOrEqual(7_200_000);
+    });
+
+    it('without a ttl the library knows, they do not expire, and it says so at start', async () => {
+      const warnings = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      try {
+        expect(await tokenTtlOf(await appWith({}), 'forever')).toBe(-1);
+        expect(warnings.mock.calls.flat().join('\n')).toMatch(/Tag tokens are written without expiry/);
+      } finally {
+        warnings.mockRestore();
+      }
+    });
   });
 });

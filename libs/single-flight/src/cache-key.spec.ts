@@ -60,4 +60,32 @@ describe('canonical keys', () => {
     expect(key).toMatch(/^sf:Svc\.get:#/);
     expect(buildKey('sf:', 'Svc.get', canonicalArgs(['y'.repeat(1000)]))).not.toBe(key);
   });
+
+  it('gives built-in data a faithful form: URLs by href, bytes by type and content, boxed values by value', () => {
+    expect(canonical(new URL('https://a.example/x'))).toBe('L"https://a.example/x"');
+    expect(canonical(new URL('https://a.example/x'))).not.toBe(canonical(new URL('https://b.example/x')));
+    expect(canonical(new Uint8Array([1, 0]))).not.toBe(canonical(new Uint16Array([1])));
+    expect(canonical(Buffer.from('ab'))).toBe(canonical(new Uint8Array([97, 98])));
+    expect(canonical(new Uint8Array([1]).buffer)).not.toBe(canonical(new Uint8Array([2]).buffer));
+    expect(canonical(new Number(1))).not.toBe(canonical(1));
+    expect(canonical(new String('a'))).not.toBe(canonical(new String('b')));
+  });
+
+  it('refuses objects whose data it cannot see instead of keying them as {}', () => {
+    class Secret {
+      #value = 1;
+      read() {
+        return this.#value;
+      }
+    }
+    expect(canonical({})).toBe('{}');
+    for (const opaque of [new Error('x'), new Secret(), new WeakMap(), { [Symbol('k')]: 1 }]) expect(() => canonical(opaque)).toThrow(/key/);
+  });
+
+  it('keys an empty DTO instance as its (absent) data: a class without #private fields is plain data', () => {
+    class Filter {
+      name?: string;
+    }
+    expect(canonical(new Filter())).toBe('{}');
+  });
 });

@@ -53,12 +53,12 @@ export function dataKind(value: object): DataKind {
 /** Why `value` is opaque, for error messages that tell the user what to do. */
 export function opaqueReason(value: object): string {
   const name = (value as { constructor?: { name?: string } }).constructor?.name || 'an object';
-  if (hasEnumerableSymbols(value)) return `${name} has symbol keys`;
   for (let proto = Object.getPrototypeOf(value); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     const source = sourceOf(proto);
     if (source?.includes('[native code]')) return `${name} keeps its state in internal slots of ${ownConstructor(proto)?.name || 'a built-in'}`;
     if (source && PRIVATE_MEMBER.test(source)) return `${name} keeps state in #private fields`;
   }
+  if (hasEnumerableSymbols(value)) return `${name} has symbol keys`;
   return `the library cannot see the data of ${name}`;
 }
 

@@ -119,4 +119,30 @@ describe('FlightRegistry', () => {
     first.release('old');
     await expect(early).resolves.toBe('old');
   });
+
+  it('registers a flight before its loader runs: a loader that calls run() with its own key joins itself (as Go does)', async () => {
+    let inner: Promise<string> | undefined;
+    let innerLoads = 0;
+    const outer = registry.run('k', () => {
+      inner = registry.run('k', async () => (innerLoads++, 'second'));
+      return 'first';
+    });
+    expect(registry.waiters('k')).toBe(2);
+    await expect(outer).resolves.toBe('first');
+    await expect(inner).resolves.toBe('first');
+    expect(innerLoads).toBe(0);
+  });
+
+  it('says at the hard timeout whether the loader was aborted or left to finish', async () => {
+    const hung = () => new Promise<string>(() => undefined);
+    await expect(registry.run('a', hung, { hardTimeout: 10 })).rejects.toThrow(/did not settle within 10 ms \(hardTimeout\).*the loader's AbortSignal was aborted/);
+    await expect(registry.run('b', hung, { hardTimeout: 10, abortable: false })).rejects.toThrow(/the loader takes no AbortSignal, so it was left to finish/);
+    await expect(registry.run('b', hung, { hardTimeout: 10, abortable: false })).rejects.not.toThrow(/aborted/);
+  });
+
+  it('makes no AbortSignal for a flight started with abortable: false', async () => {
+    const seen: unknown[] = [];
+    await registry.run('k', (...args: unknown[]) => (seen.push(...args), 'v'), { abortable: false });
+    expect(seen).toEqual([undefined]);
+  });
 });

@@ -57,9 +57,15 @@ export class CacheLayout {
     return this.shared.getMany([...tokenKeys]);
   }
 
-  /** Every tier, through cache-manager; `ttl` undefined: CACHE_MANAGER's default. */
-  writeEntry(key: string, value: string, ttl: number | undefined): Promise<boolean> {
-    return this.shared.write('write', () => this.cache.set(key, value, ttl));
+  /**
+   * Every tier, each write guarded on its own. Without a ttl of the library's (none on @Cached or
+   * forRoot) it goes through cache-manager instead, whose default ttl only it knows; Keyv then
+   * swallows a store's failure, so such a write is only seen to fail when it throws or hangs.
+   */
+  async writeEntry(key: string, value: string, ttl: number | undefined): Promise<boolean> {
+    if (ttl === undefined) return this.shared.write('write', () => this.cache.set(key, value));
+    const written = await Promise.all([...this.front, this.shared].map((tier) => tier.write('write', () => tier.store.set(key, value, ttl))));
+    return written.at(-1)!;
   }
 
   /** The shared tier only, even while its circuit is open; `ttl` 0: no expiry. */

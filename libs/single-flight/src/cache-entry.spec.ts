@@ -1,0 +1,66 @@
+import { readEntry, tokenOf, writeEntry } from './cache-entry.js';
+
+/** Tokens as the library reads them from the store. */
+const current = (...stored: unknown[]) => stored.map(tokenOf);
+
+describe('cache entry format', () => {
+  it('an entry written under tokens is read back, value intact, while exactly those tokens are current', () => {
+    const raw = writeEntry(['tok-a', 'tok-b'], '[{"x":1},"a|b,c"]');
+    expect(readEntry(raw, current('tok-a', 'tok-b'))).toBe('[{"x":1},"a|b,c"]');
+  });
+
+  it('an untagged entry is read back with no tokens', () => {
+    expect(readEntry(writeEntry([], '[1]'), [])).toBe('[1]');
+  });
+
+  it('a missing token never matches: an entry is a miss while any of its tags has no token in the store', () => {
+    const raw = writeEntry(['tok-a', 'tok-b'], '[1]');
+    expect(readEntry(raw, current('tok-a', undefined))).toBeUndefined();
+    expect(readEntry(raw, current(undefined, undefined))).toBeUndefined();
+    expect(readEntry(raw, current('tok-a', null))).toBeUndefined();
+    expect(readEntry(raw, current('tok-a', ''))).toBeUndefined();
+    // Whatever was written as the token of a tag that had none ('-' in sf1, '' or anything else).
+    for (const placeholder of ['-', '', 'undefined']) {
+      expect(readEntry(writeEntry([placeholder], '[1]'), current(undefined))).toBeUndefined();
+    }
+  });
+
+  it('a token changed since the entry was written is a miss', () => {
+    const raw = writeEntry(['tok-a', 'tok-b'], '[1]');
+    expect(readEntry(raw, current('tok-a', 'tok-b2'))).toBeUndefined();
+    expect(readEntry(raw, current('tok-b', 'tok-a'))).toBeUndefined();
+    expect(readEntry(raw, current('tok-a'))).toBeUndefined();
+    expect(readEntry(raw, current('tok-a', 'tok-b', 'tok-c'))).toBeUndefined();
+  });
+
+  it('tokenOf: only a non-empty string without "," or "|" is a token; anything else read from the store is no token', () => {
+    expect(tokenOf('AbC_-123')).toBe('AbC_-123');
+    for (const foreign of [undefined, null, '', 42, { token: 'x' }, ['x'], 'a,b', 'a|b']) expect(tokenOf(foreign)).toBeUndefined();
+  });
+
+  it('a foreign token value cannot forge a match for an entry under two tags', () => {
+    // Were 'a,b' taken as a token, an entry under tags (a, b) would match one tag holding "a,b".
+    const raw = writeEntry(['a', 'b'], '[1]');
+    expect(readEntry(raw, current('a,b'))).toBeUndefined();
+  });
+
+  it.each([
+    ['absent', undefined],
+    ['null', null],
+    ['a number', 42],
+    ['an object', { value: 'sf2||[1]' }],
+    ['a foreign string', 'hello'],
+    ['a string without the version', '|[1]'],
+    ['a version without its token separator', 'sf2|[1]'],
+    ['an sf1 entry with no token yet', 'sf1|-|[1]'],
+    ['an sf1 entry with a token', 'sf1|tok-a|[1]'],
+    ['an sf1 untagged entry', 'sf1||[1]'],
+  ])('%s is a miss', (_, raw) => {
+    expect(readEntry(raw, current('tok-a'))).toBeUndefined();
+    expect(readEntry(raw, current('-'))).toBeUndefined();
+  });
+
+  it('sf1 untagged entries are misses too (they are never read, whatever their tokens)', () => {
+    expect(readEntry('sf1||[1]', [])).toBeUndefined();
+  });
+});

@@ -36,7 +36,9 @@ export function validateOptions(where: string, options: unknown, rules: Record<s
       throw new SingleFlightConfigError(`${where}: unknown option "${name}" (known: ${Object.keys(rules).join(', ')})`);
     }
     if (value !== undefined && !valid[rule](value)) {
-      throw new SingleFlightConfigError(`${where}: option "${name}" must be ${expected[rule]}, got ${describe(value)}`);
+      // Configuration read from the environment arrives as strings.
+      const hint = rule === 'positive' && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? ' (a string: convert it with Number())' : '';
+      throw new SingleFlightConfigError(`${where}: option "${name}" must be ${expected[rule]}, got ${describe(value)}${hint}`);
     }
   }
 }

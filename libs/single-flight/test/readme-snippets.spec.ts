@@ -1,0 +1,93 @@
+import { CacheModule } from '@nestjs/cache-manager';
+import { Injectable, Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { Test } from '@nestjs/testing';
+import { KeyvAdapter, type CacheManagerStore } from 'cache-manager';
+import { redisInsStore } from 'cache-manager-ioredis-yet';
+import { Redis } from 'ioredis';
+import { Keyv } from 'keyv';
+import { randomUUID } from 'node:crypto';
+import { Cached, SingleFlightModule } from '@app/single-flight';
+
+// The README's "Use it in your app" snippets, as a new app pastes them.
+
+@Injectable()
+class Greetings {
+  @Cached()
+  async hello(name: string) {
+    return `hello ${name}`;
+  }
+}
+
+describe('README snippets', () => {
+  it('the Redis store connects to REDIS_URL (ioredis ignores a url option), and app.close() closes it', async () => {
+    const namespace = `readme-${randomUUID()}`;
+    const previous = process.env.REDIS_URL;
+    process.env.REDIS_URL = 'redis://127.0.0.1:6379/5'; // database 5: not where a default client would write
+    try {
+      @Module({
+        imports: [
+          CacheModule.registerAsync({
+            isGlobal: true,
+            useFactory: () => {
+              // ioredis ignores a `url` option: give it the URL itself.
+              const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+              const store = redisInsStore(client);
+              // This store has no disconnect(): without one, app.close() leaves the connection open.
+              Object.assign(store, { disconnect: () => client.quit() });
+              return { stores: [new Keyv({ store: new KeyvAdapter(store as unknown as CacheManagerStore), namespace })] };
+            },
+          }),
+          SingleFlightModule.forRoot({ ttl: 60_000 }),
+        ],
+        providers: [Greetings],
+      })
+      class AppModule {}
+      const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+      await app.init();
+      await app.get(Greetings).hello('ada');
+      await app.close();
+      const db5 = new Redis('redis://127.0.0.1:6379/5');
+      try {
+        const keys = await db5.keys(`${namespace}:*`);
+        expect(keys).toContain(`${namespace}:sf:Greetings.hello:["ada"]`);
+        await db5.del(keys);
+      } finally {
+        await db5.quit();
+      }
+    } finally {
+      process.env.REDIS_URL = previous;
+    }
+  });
+
+  it('forRootAsync takes its options from ConfigService, whose values are strings', async () => {
+    const app = await Test.createTestingModule({
+      imports: [
+        ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ CACHE_TTL_MS: '60000' })] }),
+        CacheModule.register({ isGlobal: true }),
+        SingleFlightModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [ConfigService],
+          useFactory: (config: ConfigService) => ({
+            ttl: Number(config.get('CACHE_TTL_MS', 60_000)),
+            keyPrefix: config.get('CACHE_KEY_PREFIX', 'sf:'),
+          }),
+        }),
+      ],
+      providers: [Greetings],
+    }).compile();
+    await app.init();
+    await expect(app.get(Greetings).hello('ada')).resolves.toBe('hello ada');
+    await app.close();
+  });
+
+  it('a bad option from forRootAsync names forRootAsync, and says a number string needs Number()', async () => {
+    const start = Test.createTestingModule({
+      imports: [
+        CacheModule.register({ isGlobal: true }),
+        SingleFlightModule.forRootAsync({ useFactory: () => ({ ttl: '60000' as unknown as number }) }),
+      ],
+    }).compile();
+    await expect(start).rejects.toThrow(/SingleFlightModule\.forRootAsync\(\): option "ttl" must be a positive number of milliseconds, got "60000" \(a string: convert it with Number\(\)\)/);
+  });
+});

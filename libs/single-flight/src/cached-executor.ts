@@ -55,8 +55,10 @@ export class CachedExecutor implements MethodExecutor {
     if (singleFlight && insideFlightOf(key)) return inv.load(inv.signal);
     const tags = cached ? this.tags.cachedTags(inv) : NO_TAGS;
     const freeze = cached?.freeze ?? singleFlight?.freeze ?? this.settings.freeze;
+    // Inside a flight, the method runs marked as that flight's work: a call back into it runs plainly.
+    const load = singleFlight ? (signal: AbortSignal | undefined) => runFlightOf(key, () => inv.load(signal)) : inv.load;
     const produce = (signal: AbortSignal | undefined): Promise<Outcome> =>
-      cached ? this.readThrough!.run(key, inv, tags, signal, freeze) : this.loadOnly(key, inv, signal, freeze);
+      cached ? this.readThrough!.run(key, inv, tags, load, signal, freeze) : this.loadOnly(key, inv, load, signal, freeze);
     let outcome = await this.fly(key, inv, produce);
     for (let retry = 0; !this.tags.isFreshFor(outcome, startedAt) && !(await this.tags.confirm(outcome)); retry++) {
       // Joined a flight whose tags were evicted since it read them: start over.
@@ -73,13 +75,12 @@ export class CachedExecutor implements MethodExecutor {
       hardTimeout: singleFlight.hardTimeout ?? this.settings.hardTimeout,
       signal: inv.signal,
     };
-    const work = (signal: AbortSignal | undefined) => runFlightOf(key, () => produce(signal));
     // Only a caller that passed a signal makes the method take one: the flight's.
-    return inv.signal ? this.registry.run(key, work, options) : this.registry.run(key, () => work(undefined), { ...options, abortable: false });
+    return inv.signal ? this.registry.run(key, produce, options) : this.registry.run(key, () => produce(undefined), { ...options, abortable: false });
   }
 
-  private async loadOnly(key: string, inv: Invocation, signal: AbortSignal | undefined, freeze: boolean): Promise<Outcome> {
-    const value = this.values.fromResult(await inv.load(signal), inv.where, key, freeze);
+  private async loadOnly(key: string, inv: Invocation, load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean): Promise<Outcome> {
+    const value = this.values.fromResult(await load(signal), inv.where, key, freeze);
     return { value, freshAt: Infinity, tags: NO_TAGS };
   }
 

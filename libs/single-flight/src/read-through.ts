@@ -22,7 +22,8 @@ export class ReadThrough {
     private readonly defaultTtl: number | undefined,
   ) {}
 
-  async run(key: string, inv: Invocation, tags: readonly string[], signal: AbortSignal | undefined, freeze: boolean): Promise<Outcome> {
+  /** `load` runs the method (inv.load, or a wrapper of it). */
+  async run(key: string, inv: Invocation, tags: readonly string[], load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean): Promise<Outcome> {
     // Tracked from the read on: an eviction meanwhile detaches this flight from later callers.
     const untrack = this.tags.track(key, tags);
     try {
@@ -36,7 +37,7 @@ export class ReadThrough {
       }
       const tokens = read && (await this.tags.tokensForLoad(tags, read.tokens));
       const loadAt = callClock.now();
-      const value = this.values.fromResult(await inv.load(signal), inv.where, key, freeze);
+      const value = this.values.fromResult(await load(signal), inv.where, key, freeze);
       // Without tokens (the store failed), nothing is written.
       if (tokens && value.text !== undefined) {
         await this.layout.writeEntry(key, writeEntry(tokens, value.text), inv.meta.cached!.ttl ?? this.defaultTtl);

@@ -1,8 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import type { Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
+import { captureWarnings } from './support/captured-logs.js';
 import { createTestApp } from './support/test-app.js';
 
 type Mode = 'ok' | 'throw' | 'hang';
@@ -42,13 +43,7 @@ class Svc {
   }
 }
 
-const warnings: string[] = [];
-const { warn, error } = Logger.prototype;
-beforeAll(() => {
-  Logger.prototype.warn = Logger.prototype.error = (message: unknown) => void warnings.push(String(message));
-});
-afterAll(() => Object.assign(Logger.prototype, { warn, error }));
-beforeEach(() => (warnings.length = 0));
+const warnings = captureWarnings();
 
 async function appWith(store: FaultyStore, options = {}) {
   const app = await createTestApp([Svc], { stores: [new Keyv({ store })], options: { storeTimeout: 30, ...options } });

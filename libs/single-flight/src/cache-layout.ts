@@ -25,7 +25,9 @@ export class CacheLayout {
     logger: Logger,
   ) {
     const stores: StoreLike[] = cache.stores?.length ? (cache.stores as unknown as StoreLike[]) : [cacheAsStore(cache)];
-    const guarded = stores.map((store, i) => new GuardedStore(store, stores.length === 1 ? '' : `#${i + 1} of ${stores.length}`, options, logger));
+    // Named in logs by its Keyv namespace, else by its place among the tiers.
+    const label = (store: StoreLike, i: number) => (store.namespace ? `"${store.namespace}"` : stores.length > 1 ? `#${i + 1} of ${stores.length}` : 'CACHE_MANAGER');
+    const guarded = stores.map((store, i) => new GuardedStore(store, label(store, i), options, logger));
     this.shared = guarded.at(-1)!;
     this.front = guarded.slice(0, -1);
   }

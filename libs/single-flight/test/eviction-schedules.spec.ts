@@ -15,7 +15,7 @@ import { ScheduledStore } from './support/scheduled-store.js';
  * a call that starts after an eviction resolved never returns a value loaded before it.
  * EVICTION_SCHEDULES=10000 npm test -- eviction-schedules (npm run test:schedules) runs more.
  */
-const SCHEDULES = Number(process.env.EVICTION_SCHEDULES ?? 1_000);
+const SCHEDULES = Number(process.env.EVICTION_SCHEDULES ?? 3_000);
 
 const database = new Map<string, number>();
 const heldLoads: Latch[] = [];

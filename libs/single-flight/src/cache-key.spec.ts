@@ -78,8 +78,25 @@ describe('canonical keys', () => {
         return this.#value;
       }
     }
+    // What TypeScript emits for #private below ES2022: the state lives in a WeakMap, read by a getter.
+    const cents = new WeakMap<object, number>();
+    class Money {
+      constructor(amount: number) {
+        cents.set(this, amount);
+      }
+      get cents() {
+        return cents.get(this);
+      }
+    }
+    const hidden = Object.defineProperty({}, 'secret', { value: 1, enumerable: false });
+    class Hidden {
+      constructor() {
+        Object.defineProperty(this, 'state', { value: 1, enumerable: false });
+      }
+    }
     expect(canonical({})).toBe('{}');
-    for (const opaque of [new Error('x'), new Secret(), new WeakMap(), { [Symbol('k')]: 1 }]) expect(() => canonical(opaque)).toThrow(/key/);
+    expect(canonical(hidden)).toBe('{}'); // a plain object: its enumerable data is what it says it is
+    for (const opaque of [new Error('x'), new Secret(), new WeakMap(), { [Symbol('k')]: 1 }, new Money(1), new Hidden()]) expect(() => canonical(opaque)).toThrow(/key/);
   });
 
   it('keys an empty DTO instance as its (absent) data: a class without #private fields is plain data', () => {

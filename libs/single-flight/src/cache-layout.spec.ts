@@ -32,6 +32,9 @@ class Tier implements StoreLike {
   };
 }
 
+/** Takes whatever entry the front tier has (the entry format is cache-entry.ts's business). */
+const anyEntry = () => true;
+
 const logger = { warn: () => undefined, log: () => undefined, error: () => undefined } as unknown as Logger;
 const options = { timeout: 1_000, circuitBreaker: { failureThreshold: 5, resetTimeout: 1_000 } } as const;
 
@@ -57,7 +60,7 @@ describe('CacheLayout with tiers (stores: [memory, shared])', () => {
     const front = new Tier({ k: 'entry in front', 't:a': 'stale token in front' });
     const shared = new Tier({ k: 'entry in shared', 't:a': 'token-a', 't:b': 'token-b' });
     const layout = new CacheLayout(cacheOver([front, shared]).cache, options, logger);
-    await expect(layout.read('k', ['t:a', 't:b'])).resolves.toEqual({ entry: 'entry in front', tokens: ['token-a', 'token-b'] });
+    await expect(layout.read('k', ['t:a', 't:b'], anyEntry)).resolves.toEqual({ entry: 'entry in front', tokens: ['token-a', 'token-b'] });
     expect(front.calls).toEqual(['getMany k']);
     expect(shared.calls).toEqual(['getMany t:a t:b']);
   });
@@ -66,7 +69,7 @@ describe('CacheLayout with tiers (stores: [memory, shared])', () => {
     const front = new Tier({ 't:a': 'stale token in front' });
     const shared = new Tier({ k: 'entry in shared', 't:a': 'token-a' });
     const layout = new CacheLayout(cacheOver([front, shared]).cache, options, logger);
-    await expect(layout.read('k', ['t:a'])).resolves.toEqual({ entry: 'entry in shared', tokens: ['token-a'] });
+    await expect(layout.read('k', ['t:a'], anyEntry)).resolves.toEqual({ entry: 'entry in shared', tokens: ['token-a'] });
     expect(front.calls).toEqual(['getMany k']);
     expect(shared.calls).toEqual(['getMany k t:a']);
   });
@@ -75,7 +78,7 @@ describe('CacheLayout with tiers (stores: [memory, shared])', () => {
     const front = new Tier({ k: 'entry in front' });
     const shared = new Tier();
     const layout = new CacheLayout(cacheOver([front, shared]).cache, options, logger);
-    await expect(layout.read('k', [])).resolves.toEqual({ entry: 'entry in front', tokens: [] });
+    await expect(layout.read('k', [], anyEntry)).resolves.toEqual({ entry: 'entry in front', tokens: [] });
     expect(shared.calls).toEqual([]);
   });
 
@@ -84,7 +87,7 @@ describe('CacheLayout with tiers (stores: [memory, shared])', () => {
     const shared = new Tier({ 't:a': 'token-a' });
     shared.failReads = true;
     const layout = new CacheLayout(cacheOver([front, shared]).cache, options, logger);
-    await expect(layout.read('k', ['t:a'])).resolves.toBeUndefined();
+    await expect(layout.read('k', ['t:a'], anyEntry)).resolves.toBeUndefined();
   });
 
   it('a front tier that fails is passed over: the entry and tokens come from the shared store', async () => {
@@ -92,7 +95,7 @@ describe('CacheLayout with tiers (stores: [memory, shared])', () => {
     front.failReads = true;
     const shared = new Tier({ k: 'entry in shared', 't:a': 'token-a' });
     const layout = new CacheLayout(cacheOver([front, shared]).cache, options, logger);
-    await expect(layout.read('k', ['t:a'])).resolves.toEqual({ entry: 'entry in shared', tokens: ['token-a'] });
+    await expect(layout.read('k', ['t:a'], anyEntry)).resolves.toEqual({ entry: 'entry in shared', tokens: ['token-a'] });
   });
 
   it('readTokens reads the shared store only', async () => {
@@ -154,10 +157,19 @@ describe('CacheLayout with tiers (stores: [memory, shared])', () => {
     front.failReads = true;
     const shared = new Tier({ k: 'entry' });
     const layout = new CacheLayout(cacheOver([front, shared]).cache, options, logger);
-    await layout.read('k', []);
+    await layout.read('k', [], anyEntry);
     expect(layout.sharedBreaker!.failures).toBe(0);
     shared.failReads = true;
-    await layout.read('k', []);
+    await layout.read('k', [], anyEntry);
     expect(layout.sharedBreaker!.failures).toBe(1);
+  });
+
+  it('passes over a front-tier entry that is no longer current for the shared one, which another process may have refreshed', async () => {
+    const front = new Tier({ k: 'old entry' });
+    const shared = new Tier({ k: 'fresh entry', 't:a': 'token-2' });
+    const layout = new CacheLayout(cacheOver([front, shared]).cache, options, logger);
+    const isCurrent = (entry: unknown) => entry === 'fresh entry';
+    await expect(layout.read('k', ['t:a'], isCurrent)).resolves.toEqual({ entry: 'fresh entry', tokens: ['token-2'] });
+    expect(shared.calls).toEqual(['getMany t:a', 'getMany k']);
   });
 });

@@ -42,14 +42,21 @@ export class CacheLayout {
     return this.shared.breaker;
   }
 
-  /** `undefined` when the tokens could not be read: nothing found can then be trusted. */
-  async read(key: string, tokenKeys: readonly string[]): Promise<StoredRead | undefined> {
+  /**
+   * `undefined` when the tokens could not be read: nothing found can then be trusted. An entry in
+   * a front tier that `isCurrent` rejects (evicted since) is passed over for the shared tier's,
+   * which another process may have refreshed: one more round trip, only after an eviction.
+   */
+  async read(key: string, tokenKeys: readonly string[], isCurrent: (entry: unknown, tokens: unknown[]) => boolean): Promise<StoredRead | undefined> {
     for (const tier of this.front) {
       const entry = (await tier.getMany([key]))?.[0];
       if (entry === undefined) continue;
       if (tokenKeys.length === 0) return { entry, tokens: [] };
       const tokens = await this.shared.getMany([...tokenKeys]);
-      return tokens && { entry, tokens };
+      if (!tokens) return undefined;
+      if (isCurrent(entry, tokens)) return { entry, tokens };
+      const shared = await this.shared.getMany([key]);
+      return shared && { entry: shared[0], tokens };
     }
     const values = await this.shared.getMany([key, ...tokenKeys]);
     return values && { entry: values[0], tokens: values.slice(1) };

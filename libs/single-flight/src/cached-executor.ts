@@ -11,9 +11,6 @@ import { insideFlightOf, runFlightOf } from './reentry-guard.js';
 import { callClock, NO_TAGS, type TagInvalidation } from './tag-invalidation.js';
 import type { ExecutorSettings } from './module-settings.js';
 
-/** Times a caller that joined a flight evicted under it starts over before loading on its own. */
-const MAX_RETRIES = 2;
-
 /**
  * The cache -> coalesce -> load -> populate flow behind the decorators, one per application.
  * Provider methods reach it through their trampoline, controller handlers through
@@ -49,7 +46,7 @@ export class CachedExecutor implements MethodExecutor {
     const { cached, singleFlight, evict } = inv.meta;
     if (!this.settings.enabled) return inv.load(inv.signal);
     if (evict) return this.loadThenEvict(inv);
-    const startedAt = callClock.tick();
+    const startedAt = callClock.now();
     const key = callKey(inv, this.settings.keyPrefix, this.settings.vary);
     // A call made from inside its own flight would wait for itself: it runs plainly.
     if (singleFlight && insideFlightOf(key)) return inv.load(inv.signal);
@@ -59,11 +56,7 @@ export class CachedExecutor implements MethodExecutor {
     const load = singleFlight ? (signal: AbortSignal | undefined) => runFlightOf(key, () => inv.load(signal)) : inv.load;
     const produce = (signal: AbortSignal | undefined): Promise<Outcome> =>
       cached ? this.readThrough!.run(key, inv, tags, load, signal, freeze) : this.loadOnly(key, inv, load, signal, freeze);
-    let outcome = await this.fly(key, inv, produce);
-    for (let retry = 0; !this.tags.isFreshFor(outcome, startedAt) && !(await this.tags.confirm(outcome)); retry++) {
-      // Joined a flight whose tags were evicted since it read them: start over.
-      outcome = retry < MAX_RETRIES ? await this.fly(key, inv, produce) : await produce(inv.signal);
-    }
+    const outcome = await this.tags.freshFor(await this.fly(key, inv, produce), startedAt, (lastTry) => (lastTry ? produce(inv.signal) : this.fly(key, inv, produce)));
     return this.values.handOut(outcome.value, () => inv.load(inv.signal));
   }
 
@@ -87,8 +80,8 @@ export class CachedExecutor implements MethodExecutor {
   private async loadThenEvict(inv: Invocation): Promise<unknown> {
     const result = await inv.load(inv.signal);
     const { tags, failure } = this.tags.evictedTags(inv, result);
-    await this.tags.invalidate(tags);
-    if (failure !== undefined) throw new InvalidationError(inv.where, result, tags, failure);
+    const written = await this.tags.invalidate(tags);
+    if (failure !== undefined) throw new InvalidationError(inv.where, result, written ? tags : [], failure);
     return result;
   }
 }

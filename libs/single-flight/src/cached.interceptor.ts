@@ -1,9 +1,9 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { from, type Observable } from 'rxjs';
 import { CachedExecutor } from './cached-executor.js';
-import { keyFunctionOf, readMethodMetadata, type MethodMetadata } from './decorators/method-metadata.js';
+import { keyFunctionOf } from './decorators/method-metadata.js';
 import { SingleFlightConfigError } from './errors.js';
-import { handlerInvocation } from './invocation.js';
+import { handlerInvocation, metadataOf } from './invocation.js';
 
 interface HttpRequest {
   method?: string;
@@ -25,14 +25,11 @@ interface HttpRequest {
 @Injectable()
 export class CachedInterceptor implements NestInterceptor {
   protected readonly sharedMethods: readonly string[] = ['GET', 'HEAD'];
-  private readonly metadata = new WeakMap<Function, MethodMetadata | null>();
-
   constructor(private readonly executor: CachedExecutor) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const handler = context.getHandler();
-    let meta = this.metadata.get(handler);
-    if (meta === undefined) this.metadata.set(handler, (meta = readMethodMetadata(handler) ?? null));
+    const meta = metadataOf(handler);
     if (!meta) return next.handle();
     if (!meta.evict && !keyFunctionOf(meta) && context.getType() === 'http' && !this.mayShare(context.switchToHttp().getRequest<HttpRequest>())) {
       return next.handle();

@@ -13,8 +13,7 @@ export interface CircuitBreakerOptions {
 export class CircuitBreaker {
   /** Failures in a row (reset by a success). */
   private consecutive = 0;
-  /** Every failure reported, for tests and diagnostics. */
-  failures = 0;
+  private reported = 0;
   private openedAt: number | undefined;
   private probing = false;
 
@@ -23,6 +22,11 @@ export class CircuitBreaker {
     private readonly onChange: (open: boolean, cause?: unknown) => void,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Every failure reported, for diagnostics. */
+  get failures(): number {
+    return this.reported;
+  }
 
   get isOpen(): boolean {
     return this.openedAt !== undefined;
@@ -46,7 +50,7 @@ export class CircuitBreaker {
   }
 
   failure(cause: unknown): void {
-    this.failures++;
+    this.reported++;
     this.consecutive++;
     const wasProbe = this.probing;
     this.probing = false;

@@ -1,3 +1,6 @@
+/** An error's message, or whatever was thrown, as text. */
+export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 /** A caller waited longer than its `timeout`, or the flight outlived its `hardTimeout`. */
 export class FlightTimeoutError extends Error {
   override readonly name = 'FlightTimeoutError';
@@ -41,7 +44,7 @@ export class InvalidationError extends Error {
     cause: unknown,
   ) {
     super(
-      `${where}: the method succeeded, but its cache invalidation failed: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+      `${where}: the method succeeded, but its cache invalidation failed: ${messageOf(cause)}. ` +
         `Invalidated: ${invalidated.length ? invalidated.join(', ') : 'nothing'}; entries under the other tags may be served until their ttl ends. ` +
         'The method\'s result is on error.result. Tags functions must not throw.',
       { cause },

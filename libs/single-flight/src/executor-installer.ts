@@ -24,7 +24,7 @@ export class ExecutorInstaller {
     this.onLaterInstances(wrapper);
   }
 
-  /** Request-scoped and transient factory providers: what they make is only known when they make it. */
+  /** Request-scoped factory providers: what they make is only known when they make it. */
   installOnFactory(wrapper: InstanceWrapper): void {
     if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) this.onLaterInstances(wrapper);
   }
@@ -34,8 +34,8 @@ export class ExecutorInstaller {
   }
 
   private onInstance(instance: object): void {
-    if (!Object.isExtensible(instance)) return;
-    Object.defineProperty(instance, EXECUTOR, { value: this.executor, configurable: true, writable: true });
+    if (!hasDecoratedMethods(instance) || !Object.isExtensible(instance)) return;
+    define(instance, this.executor);
     this.undo.push(() => {
       if ((instance as { [EXECUTOR]?: unknown })[EXECUTOR] === this.executor) delete (instance as { [EXECUTOR]?: unknown })[EXECUTOR];
     });
@@ -48,9 +48,7 @@ export class ExecutorInstaller {
     let replacement: Function;
     if (wrapper.inject) {
       const install = (instance: unknown) => {
-        if (typeof instance === 'object' && instance !== null && hasDecoratedMethods(instance) && Object.isExtensible(instance)) {
-          Object.defineProperty(instance, EXECUTOR, { value: executor, configurable: true, writable: true });
-        }
+        if (typeof instance === 'object' && instance !== null && hasDecoratedMethods(instance) && Object.isExtensible(instance)) define(instance, executor);
         return instance;
       };
       replacement = function (this: unknown, ...args: unknown[]) {
@@ -70,10 +68,12 @@ export class ExecutorInstaller {
   }
 }
 
+const define = (instance: object, executor: MethodExecutor) => Object.defineProperty(instance, EXECUTOR, { value: executor, configurable: true, writable: true });
+
 const decorated = new WeakMap<object, boolean>();
 
 /** Whether an object's class chain has a decorated method, memoised per prototype. */
-export function hasDecoratedMethods(instance: object): boolean {
+function hasDecoratedMethods(instance: object): boolean {
   const proto = Object.getPrototypeOf(instance);
   if (!proto) return false;
   let known = decorated.get(proto);

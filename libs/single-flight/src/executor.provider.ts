@@ -14,7 +14,7 @@ import { SINGLE_FLIGHT_MODULE_OPTIONS } from './single-flight.module-definition.
 import { TagInvalidation } from './tag-invalidation.js';
 
 /** Builds the application's executor and its parts from the module options (forRoot and forRootAsync alike). */
-export function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegistry, cache: Cache | undefined, source = 'forRoot'): CachedExecutor {
+function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegistry, cache: Cache | undefined, source = 'forRoot'): CachedExecutor {
   const settings = resolveModuleOptions(options, `SingleFlightModule.${source}()`);
   const logger = new Logger('SingleFlight');
   const layout = cache ? new CacheLayout(cache, { timeout: settings.storeTimeout, circuitBreaker: settings.circuitBreaker }, logger) : undefined;

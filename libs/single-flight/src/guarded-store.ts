@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
+import { messageOf } from './errors.js';
 
 /** The part of a Keyv store (or a cache-manager Cache) the library uses. */
 export interface StoreLike {
@@ -35,7 +36,7 @@ export class GuardedStore {
       const { resetTimeout } = options.circuitBreaker;
       this.breaker = new CircuitBreaker(options.circuitBreaker, (open, cause) =>
         open
-          ? this.logger.warn(`Cache store ${label} failing (${describe(cause)}): circuit open, its reads are misses and writes skipped for ${resetTimeout} ms`)
+          ? this.logger.warn(`Cache store ${label} failing (${messageOf(cause)}): circuit open, its reads are misses and writes skipped for ${resetTimeout} ms`)
           : this.logger.log(`Cache store ${label} answering again: circuit closed`),
       );
     }
@@ -76,7 +77,7 @@ export class GuardedStore {
       breaker?.success();
       return { ok: true, value };
     } catch (error) {
-      if (!this.breaker?.isOpen) this.logger.warn(`Cache ${op} failed on store ${this.label}, going on without it: ${describe(error)}`);
+      if (!this.breaker?.isOpen) this.logger.warn(`Cache ${op} failed on store ${this.label}, going on without it: ${messageOf(error)}`);
       breaker?.failure(error);
       return { ok: false };
     } finally {
@@ -85,4 +86,3 @@ export class GuardedStore {
   }
 }
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -9,6 +9,6 @@ export type { CachedOptions } from './interfaces/cached-options.interface.js';
 export type { SingleFlightOptions } from './interfaces/single-flight-options.interface.js';
 export type { CacheEvictOptions } from './interfaces/cache-evict-options.interface.js';
 export type { SingleFlightModuleOptions } from './interfaces/single-flight-module-options.interface.js';
-export type { CacheableMethod, EvictingMethod, KeyFunction, TagList } from './interfaces/method-types.interface.js';
+export type { KeyFunction, TagList } from './interfaces/method-types.interface.js';
 export type { CircuitBreakerOptions } from './circuit-breaker.js';
-export type { ValueSerializer } from './value-codec.js';
+export { devalueSerializer, type ValueSerializer } from './value-codec.js';

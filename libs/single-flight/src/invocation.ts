@@ -1,6 +1,6 @@
 import type { CallHandler, ExecutionContext } from '@nestjs/common';
 import { lastValueFrom } from 'rxjs';
-import { readMethodMetadata, namespaceOf, type MethodMetadata } from './decorators/method-metadata.js';
+import { readMethodMetadata, scopeOf, type MethodMetadata } from './decorators/method-metadata.js';
 import type { AnyFunction } from './decorators/method-trampoline.js';
 
 /** One call of a decorated provider method or controller handler, in the one shape the flow takes. */
@@ -22,21 +22,24 @@ export interface Invocation {
   load(signal: AbortSignal | undefined): unknown;
 }
 
-const metadata = new WeakMap<Function, MethodMetadata>();
+const metadata = new WeakMap<Function, MethodMetadata | null>();
 
-/** A trampoline's metadata, read once. */
-export function metadataOf(method: Function): MethodMetadata {
+/** A method's decorator metadata, read once per method; undefined for an undecorated one. */
+export function metadataOf(method: Function): MethodMetadata | undefined {
   let meta = metadata.get(method);
-  if (!meta) metadata.set(method, (meta = readMethodMetadata(method)!));
-  return meta;
+  if (meta === undefined) metadata.set(method, (meta = readMethodMetadata(method) ?? null));
+  return meta ?? undefined;
 }
+
+/** The name keys and messages use for a class. */
+export const classNameOf = (type: Function | undefined): string => type?.name || 'anonymous';
 
 const isAbortSignal = (value: unknown): value is AbortSignal =>
   typeof value === 'object' && value !== null && Object.prototype.toString.call(value) === '[object AbortSignal]';
 
 export function providerInvocation(instance: object, trampoline: AnyFunction, original: AnyFunction, args: unknown[]): Invocation {
-  const meta = metadataOf(trampoline);
-  const className = (instance.constructor as { name?: string } | undefined)?.name || 'anonymous';
+  const meta = metadataOf(trampoline)!;
+  const className = classNameOf(instance.constructor);
   let signal: AbortSignal | undefined;
   let keyArgs: readonly unknown[] = args;
   if (args.some(isAbortSignal)) {
@@ -45,7 +48,7 @@ export function providerInvocation(instance: object, trampoline: AnyFunction, or
   }
   return {
     where: `${className}.${original.name}`,
-    scope: `${namespaceOf(meta) ?? className}.${original.name}`,
+    scope: scopeOf(meta, className, original.name),
     meta,
     self: instance,
     fnArgs: keyArgs,
@@ -66,7 +69,7 @@ export function handlerInvocation(context: ExecutionContext, next: CallHandler, 
   const name = context.getHandler().name;
   const base = {
     where: `${className}.${name}`,
-    scope: `${namespaceOf(meta) ?? className}.${name}`,
+    scope: scopeOf(meta, className, name),
     meta,
     self: undefined,
     load: () => lastValueFrom(next.handle(), { defaultValue: undefined }),

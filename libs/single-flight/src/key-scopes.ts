@@ -1,5 +1,5 @@
 import { SingleFlightConfigError } from './errors.js';
-import { keyFunctionOf, namespaceOf, type MethodMetadata } from './decorators/method-metadata.js';
+import { keyFunctionOf, makesKeys, namespaceOf, scopeOf, type MethodMetadata } from './decorators/method-metadata.js';
 
 interface Owner {
   type: Function;
@@ -10,7 +10,8 @@ interface Owner {
  * The key scopes (`Class.method`) of one application's decorated methods, gathered at start.
  * A scope is a class *name*: two classes of the same name (a monorepo's two `ItemsService`s, a
  * minified build's `t`s) would read each other's entries, so the start fails, naming both. A
- * `namespace` the user gives is meant to be shared and is not checked.
+ * `namespace` the user gives is meant to be shared and is not checked; a method that only
+ * evicts makes no key.
  */
 export class KeyScopes {
   private readonly owners = new Map<string, Owner>();
@@ -18,8 +19,8 @@ export class KeyScopes {
   private readonly instances = new Map<Function, { tokens: string[]; unkeyed: string[] }>();
 
   add(className: string, method: string, meta: MethodMetadata, type: Function, module: string): void {
-    if (namespaceOf(meta)) return;
-    const scope = `${className}.${method}`;
+    if (namespaceOf(meta) || !makesKeys(meta)) return;
+    const scope = scopeOf(meta, className, method);
     const owner = this.owners.get(scope);
     if (!owner) return void this.owners.set(scope, { type, module });
     if (owner.type === type) return;
@@ -34,7 +35,7 @@ export class KeyScopes {
     let seen = this.instances.get(type);
     if (!seen) this.instances.set(type, (seen = { tokens: [], unkeyed: [] }));
     seen.tokens.push(token);
-    for (const { name, meta } of methods) if (!keyFunctionOf(meta) && !namespaceOf(meta) && !seen.unkeyed.includes(name)) seen.unkeyed.push(name);
+    for (const { name, meta } of methods) if (makesKeys(meta) && !keyFunctionOf(meta) && !namespaceOf(meta) && !seen.unkeyed.includes(name)) seen.unkeyed.push(name);
   }
 
   /** Classes provided more than once whose instances share entries and flights without a key function saying why. */

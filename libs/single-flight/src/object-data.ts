@@ -10,7 +10,9 @@ import { types } from 'node:util';
  * - `json`: a class instance that defines `toJSON` (Decimal, Luxon, Mongoose documents): its
  *   data is what `toJSON` says, not its fields.
  * - `opaque`: state the library cannot see: internal slots of other built-ins (Error, Promise,
- *   WeakMap, Blob...), `#private` fields, enumerable symbol keys.
+ *   WeakMap, Blob...), `#private` fields, enumerable symbol keys, and an instance with no own
+ *   enumerable data but getters or hidden own properties (state kept in a WeakMap, as compiled
+ *   `#private` fields are, or out of sight).
  */
 export type DataKind =
   | 'plain'
@@ -29,6 +31,8 @@ export type DataKind =
 
 /** Verdicts for class instances, per prototype: reading a class's source once is enough. */
 const byPrototype = new WeakMap<object, 'instance' | 'json' | 'opaque'>();
+/** Whether a class chain defines getters, per prototype. */
+const withGetters = new WeakMap<object, boolean>();
 
 // Reading or writing a #private member always shows in the class's source as `.#name` or `#name in`.
 const PRIVATE_MEMBER = /\.#[\p{ID_Start}$_\\]|#[\p{ID_Start}$_\\][\p{ID_Continue}$\u200c\u200d]*\s+in\s/u;
@@ -47,7 +51,23 @@ export function dataKind(value: object): DataKind {
   if (value instanceof URLSearchParams) return 'search-params';
   let kind = byPrototype.get(proto);
   if (kind === undefined) byPrototype.set(proto, (kind = classKind(proto)));
-  return kind === 'instance' && hasEnumerableSymbols(value) ? 'opaque' : kind;
+  return kind === 'instance' && (hasEnumerableSymbols(value) || hidesItsState(value, proto)) ? 'opaque' : kind;
+}
+
+/** No own enumerable data, yet getters to read it or own properties kept out of sight: it lives elsewhere. */
+function hidesItsState(value: object, proto: object): boolean {
+  if (Object.keys(value).length > 0) return false;
+  if (Object.getOwnPropertyNames(value).length > 0) return true;
+  let getters = withGetters.get(proto);
+  if (getters === undefined) withGetters.set(proto, (getters = definesGetters(proto)));
+  return getters;
+}
+
+function definesGetters(proto: object): boolean {
+  for (let p = proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) if (Object.getOwnPropertyDescriptor(p, name)?.get) return true;
+  }
+  return false;
 }
 
 /** Why `value` is opaque, for error messages that tell the user what to do. */
@@ -59,7 +79,7 @@ export function opaqueReason(value: object): string {
     if (source && PRIVATE_MEMBER.test(source)) return `${name} keeps state in #private fields`;
   }
   if (hasEnumerableSymbols(value)) return `${name} has symbol keys`;
-  return `the library cannot see the data of ${name}`;
+  return `${name} has no own enumerable data, but getters or hidden properties: its state is kept where the library cannot see it`;
 }
 
 function classKind(proto: object): 'instance' | 'json' | 'opaque' {

@@ -2,6 +2,7 @@ import { readEntry, tokenOf, writeEntry } from './cache-entry.js';
 import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues, SharedValue } from './caller-value.js';
 import type { Invocation } from './invocation.js';
+import { ttlOf } from './decorators/method-metadata.js';
 import { callClock, type Freshness, type TagInvalidation } from './tag-invalidation.js';
 
 /** What a read-through (or a plain load) hands its callers. */
@@ -24,11 +25,11 @@ export class ReadThrough {
 
   /** `load` runs the method (inv.load, or a wrapper of it). */
   async run(key: string, inv: Invocation, tags: readonly string[], load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean): Promise<Outcome> {
-    // Tracked from the read on: an eviction meanwhile detaches this flight from later callers.
-    const untrack = this.tags.track(key, tags);
+    // Tracked from the read on: an eviction meanwhile detaches this run from later callers.
+    const { run, untrack } = this.tags.track(key, tags);
     try {
       const readAt = callClock.now();
-      const read = await this.layout.read(key, this.tags.tokenKeys(tags));
+      const read = await this.layout.read(key, this.tags.tokenKeys(tags), (entry, tokens) => readEntry(entry, tokens.map(tokenOf)) !== undefined);
       const current = read?.tokens.map(tokenOf);
       const text = read && readEntry(read.entry, current!);
       if (text !== undefined) {
@@ -38,9 +39,10 @@ export class ReadThrough {
       const tokens = read && (await this.tags.tokensForLoad(tags, read.tokens));
       const loadAt = callClock.now();
       const value = this.values.fromResult(await load(signal), inv.where, key, freeze);
-      // Without tokens (the store failed), nothing is written.
-      if (tokens && value.text !== undefined) {
-        await this.layout.writeEntry(key, writeEntry(tokens, value.text), inv.meta.cached!.ttl ?? this.defaultTtl);
+      // Nothing is written without tokens (the store failed), nor by a run evicted here meanwhile:
+      // its entry would be stale on arrival, and could replace a fresher one.
+      if (tokens && !run.detached && value.text !== undefined) {
+        await this.layout.writeEntry(key, writeEntry(tokens, value.text), ttlOf(inv.meta, this.defaultTtl));
       }
       return { value, freshAt: loadAt, tags, tokens };
     } finally {

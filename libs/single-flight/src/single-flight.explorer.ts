@@ -3,7 +3,9 @@ import { ApplicationConfig, DiscoveryService } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { CachedExecutor } from './cached-executor.js';
 import { decoratedMethods, ExecutorInstaller } from './executor-installer.js';
+import { ttlOf } from './decorators/method-metadata.js';
 import { checkHandler } from './handler-checks.js';
+import { classNameOf } from './invocation.js';
 import { KeyScopes } from './key-scopes.js';
 import { TagInvalidation } from './tag-invalidation.js';
 
@@ -30,22 +32,24 @@ export class SingleFlightExplorer implements OnModuleInit, OnModuleDestroy {
     const scopes = new KeyScopes();
     const ttls: (number | undefined)[] = [];
     const visit = (wrapper: InstanceWrapper, isController: boolean) => {
-      const { instance, metatype } = wrapper;
       if (wrapper.isAlias) return;
-      if (!instance || typeof instance !== 'object') {
-        // A request-scoped or transient factory: what it makes is known only when it makes it.
+      // What the start has made: the instance, or for a transient provider, one per consumer.
+      const made = [wrapper.instance, ...(wrapper.isTransient ? wrapper.getStaticTransientInstances().map((host) => host?.instance) : [])];
+      const instance = made.find((candidate): candidate is object => typeof candidate === 'object' && candidate !== null);
+      if (!instance) {
+        // A request-scoped factory: what it makes is known only when it makes it.
         if (!isController && wrapper.inject) this.installer.installOnFactory(wrapper);
         return;
       }
       const methods = decoratedMethods(Object.getPrototypeOf(instance));
       if (methods.length === 0) return;
-      const type = (instance as object).constructor;
-      const className = type?.name || 'anonymous';
+      const type = instance.constructor;
+      const className = classNameOf(type);
       const module = wrapper.host?.name ?? 'an unknown module';
       for (const { name, meta } of methods) {
         this.executor.assertUsable(`${className}.${name}`, meta);
         scopes.add(className, name, meta, type, module);
-        if (meta.cached) ttls.push(meta.cached.ttl ?? this.executor.settings.ttl);
+        if (meta.cached) ttls.push(ttlOf(meta, this.executor.settings.ttl));
         if (isController) checkHandler(type, name, meta, this.config, this.logger);
       }
       if (isController) return;

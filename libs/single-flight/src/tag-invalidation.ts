@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { tokenOf } from './cache-entry.js';
 import type { CacheLayout } from './cache-layout.js';
 import { tagKey } from './cache-key.js';
+import { messageOf } from './errors.js';
 import type { FlightRegistry } from './flight-registry.js';
 import type { Invocation } from './invocation.js';
 import type { TagList } from './interfaces/method-types.interface.js';
@@ -26,18 +27,31 @@ import type { TagList } from './interfaces/method-types.interface.js';
  *    the flight was in the air, for at most one extra read per flight.
  */
 
-/** Orders calls and reads in this process: a counter, never a clock. */
-let ticks = 0;
+/**
+ * Orders calls and reads in this process, never by a clock. Time is counted in turns: a turn is
+ * a stretch of code with no I/O in between (it ends with the microtasks queued when it began).
+ * A caller cannot learn of an eviction in the middle of a turn, so callers that start in the
+ * same turn as a read are as good as started before it: a burst of calls made together costs no
+ * re-read, however many join.
+ */
+let turn = 0;
+let turnOpen = false;
+const closeTurn = () => void (turnOpen = false);
 export const callClock = {
-  /** Marks a call's start. */
-  tick: (): number => ++ticks,
-  /** The current position: calls that started before now have a tick <= this. */
-  now: (): number => ticks,
+  /** The current turn, opening a new one after any I/O. */
+  now(): number {
+    if (!turnOpen) {
+      turnOpen = true;
+      turn++;
+      queueMicrotask(closeTurn);
+    }
+    return turn;
+  },
 };
 
 /** What a flight's outcome says about its freshness. */
 export interface Freshness {
-  /** Fresh for callers whose tick is <= this: the read (hit) or the start of the load (miss). */
+  /** Fresh for callers that started in this turn or before: the read's (hit) or the load's start (miss). */
   freshAt: number;
   tags: readonly string[];
   /** The tokens the value was read or loaded under (undefined: unknown, the store failed). */
@@ -48,12 +62,21 @@ export interface Freshness {
 
 export const NO_TAGS: readonly string[] = [];
 
+/** Times a caller that joined a flight evicted under it starts over before it reads and loads on its own. */
+const MAX_RETRIES = 2;
+
+/** A read or load in progress under some tags; `detached` once one of them is invalidated here. */
+export interface TrackedRun {
+  readonly key: string;
+  detached: boolean;
+}
+
 /** An hour: tokens of rarely evicted tags outlive many short entry lifetimes, so few entries are dropped early. */
 const MIN_TOKEN_LIFETIME = 3_600_000;
 
 export class TagInvalidation {
   /** Reads and loads in progress per tag, so an eviction can detach them from later callers. */
-  private readonly flightsByTag = new Map<string, Set<{ key: string }>>();
+  private readonly flightsByTag = new Map<string, Set<TrackedRun>>();
   /** Token creations in progress per tag, shared by the loads that found it missing. */
   private readonly creating = new Map<string, Promise<string | undefined>>();
   /** Token lifetime (ms) in the store; 0: no expiry. Set at start (see tokenLifetime). */
@@ -85,7 +108,7 @@ export class TagInvalidation {
     const spec = inv.meta.cached?.tags;
     if (!spec) return NO_TAGS;
     const { tags, failure } = resolveTags(spec, inv.self, inv.fnArgs);
-    if (failure) throw new TypeError(`${inv.where} @Cached(): ${describe(failure)}`, { cause: failure });
+    if (failure) throw new TypeError(`${inv.where} @Cached(): ${messageOf(failure)}`, { cause: failure });
     return tags;
   }
 
@@ -109,41 +132,58 @@ export class TagInvalidation {
     return tokens as string[];
   }
 
-  /** Detaches local flights of `tags`, then writes a fresh token per tag to the shared store. */
-  async invalidate(tags: readonly string[]): Promise<void> {
-    for (const tag of tags) for (const flight of this.flightsByTag.get(tag) ?? []) this.registry.forget(flight.key);
-    if (!this.layout || tags.length === 0) return;
-    const tokens = tags.map((tag) => ({ key: tagKey(this.keyPrefix, tag), value: newToken() }));
-    if (!(await this.layout.writeTokens(tokens, this.tokenTtl))) {
-      this.logger.error(`Could not write invalidation of ${tokens.map((t) => t.key).join(', ')}: entries may be served stale until their ttl ends`);
+  /**
+   * Detaches local flights of `tags`, then writes a fresh token per tag to the shared store.
+   * Whether it was written: if not (the store is down), it is logged and entries under those tags
+   * may be served until their ttl ends; the cache is never the outage, so the caller's write stands.
+   */
+  async invalidate(tags: readonly string[]): Promise<boolean> {
+    for (const tag of tags) {
+      for (const run of this.flightsByTag.get(tag) ?? []) {
+        run.detached = true;
+        this.registry.forget(run.key);
+      }
     }
+    if (!this.layout || tags.length === 0) return true;
+    const tokens = tags.map((tag) => ({ key: tagKey(this.keyPrefix, tag), value: newToken() }));
+    const written = await this.layout.writeTokens(tokens, this.tokenTtl);
+    if (!written) this.logger.error(`Could not write invalidation of ${tokens.map((t) => t.key).join(', ')}: entries may be served stale until their ttl ends`);
+    return written;
   }
 
-  /** Tracks a read or load of `key` under `tags` until the returned function is called. */
-  track(key: string, tags: readonly string[]): () => void {
-    if (tags.length === 0) return noop;
-    const mark = { key };
+  /** Tracks a read or load of `key` under `tags` until `untrack` is called. */
+  track(key: string, tags: readonly string[]): { run: TrackedRun; untrack: () => void } {
+    const mark: TrackedRun = { key, detached: false };
+    if (tags.length === 0) return { run: mark, untrack: noop };
     for (const tag of tags) {
       let flights = this.flightsByTag.get(tag);
       if (!flights) this.flightsByTag.set(tag, (flights = new Set()));
       flights.add(mark);
     }
-    return () => {
+    const untrack = () => {
       for (const tag of tags) {
         const flights = this.flightsByTag.get(tag)!;
         flights.delete(mark);
         if (flights.size === 0) this.flightsByTag.delete(tag);
       }
     };
+    return { run: mark, untrack };
   }
 
-  /** May a caller that started at `startedAt` take this value without asking the store again? */
-  isFreshFor(outcome: Freshness, startedAt: number): boolean {
-    return startedAt <= outcome.freshAt || outcome.tags.length === 0;
+  /**
+   * The outcome a caller that started in turn `startedAt` may take (rule 3): this one if it is
+   * fresh for it or a re-read confirms it, else that of `again(lastTry)`: a new flight, or on the
+   * last try the caller's own read and load, which began after it started.
+   */
+  async freshFor<T extends Freshness>(outcome: T, startedAt: number, again: (lastTry: boolean) => Promise<T>): Promise<T> {
+    for (let retry = 0; !(startedAt <= outcome.freshAt || outcome.tags.length === 0) && !(await this.confirm(outcome)); retry++) {
+      outcome = await again(retry === MAX_RETRIES);
+    }
+    return outcome;
   }
 
-  /** For a late joiner: are the tokens still those the value was read or loaded under? One read per flight. */
-  confirm(outcome: Freshness): Promise<boolean> {
+  /** For late joiners: are the tokens still those the value was read or loaded under? One read per flight. */
+  private confirm(outcome: Freshness): Promise<boolean> {
     return (outcome.recheck ??= this.stillCurrent(outcome));
   }
 
@@ -194,4 +234,3 @@ function resolveTags(spec: TagList, self: unknown, args: readonly unknown[]): { 
 const newToken = (): string => randomBytes(9).toString('base64url');
 const noop = () => undefined;
 const show = (value: unknown): string => (typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value)));
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -39,6 +39,23 @@ describe('two classes with the same name', () => {
     await expect(start).rejects.toThrow(/Two different classes named ItemsService \(in CatalogModule and OrdersModule\) both key find\(\) as "ItemsService\.find".*namespace/);
   });
 
+  it('that only evict make no keys, and start', async () => {
+    const writer = () => {
+      @Injectable()
+      class ItemsWriter {
+        @CacheEvict({ tags: ['items'] })
+        async save() {
+          return 1;
+        }
+      }
+      return ItemsWriter;
+    };
+    const [CatalogWriter, OrdersWriter] = [writer(), writer()];
+    const app = await createTestApp([CatalogWriter, OrdersWriter]);
+    await expect(app.get(CatalogWriter).save()).resolves.toBe(1);
+    await app.close();
+  });
+
   it('with a namespace, keep their entries apart', async () => {
     const CatalogItems = itemsService('catalog');
     @Injectable()

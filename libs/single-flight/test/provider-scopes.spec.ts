@@ -1,5 +1,5 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { Injectable, Scope } from '@nestjs/common';
+import { Inject, Injectable, Scope } from '@nestjs/common';
 import { ContextIdFactory } from '@nestjs/core';
 import type { Cache } from 'cache-manager';
 import { Cached, SingleFlight } from '@app/single-flight';
@@ -79,6 +79,25 @@ describe('request-scoped providers made by a factory', () => {
     await Promise.all(calls);
     await (await app.resolve<Report>('REPORT', ContextIdFactory.create())).build(1);
     expect(made.reduce((sum, report) => sum + report.loads, 0)).toBe(1);
+    await app.close();
+  });
+});
+
+describe('transient providers made by a factory', () => {
+  it('are decorated, both the instances made at start and those made later', async () => {
+    @Injectable()
+    class Holder {
+      constructor(@Inject('REPORT') readonly report: Report) {}
+    }
+    const made: Report[] = [];
+    const app = await createTestApp([
+      { provide: 'REPORT', scope: Scope.TRANSIENT, useFactory: () => (made.push(new Report(Promise.resolve())), made.at(-1)) },
+      Holder,
+    ]);
+    const report = app.get(Holder).report; // made at start, for the singleton that injects it
+    await report.build(1);
+    await report.build(1);
+    expect(report.loads).toBe(1);
     await app.close();
   });
 });

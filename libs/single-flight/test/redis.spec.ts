@@ -131,6 +131,29 @@ describe('on the real Redis (cache-manager 7 + cache-manager-ioredis-yet)', () =
     expect(new Set(results.map((r) => r.createdAt.getTime()))).toEqual(new Set([Date.UTC(2026, 0, 2, 3, 4, 5, 678)]));
   });
 
+  it('a burst of 1,000 callers on a cached, tagged key costs one Redis read: callers that start together need no re-read', async () => {
+    const { service, cache } = await start();
+    await service.get('warm');
+    const store = countStoreTrips(cache);
+    const results = await Promise.all(Array.from({ length: 1_000 }, () => service.get('warm')));
+    expect(loads).toBe(1);
+    expect(store).toEqual({ reads: 1, writes: 0 });
+    expect(new Set(results).size).toBe(1_000);
+  });
+
+  it('callers that join a tagged flight after its load began cost one token re-read for all of them', async () => {
+    const { service, cache } = await start();
+    const store = countStoreTrips(cache);
+    gate = latch();
+    const first = service.get('joined');
+    await until(() => loads === 1); // the load has begun: the read and the token write are done
+    const late = Array.from({ length: 100 }, () => service.get('joined'));
+    gate.release();
+    await Promise.all([first, ...late]);
+    expect(loads).toBe(1);
+    expect(store.reads).toBe(2); // the flight's read, and one re-read of the tag's token
+  });
+
   it('two application instances sharing one Redis: a hit in the second, an eviction in one seen by the other', async () => {
     const one = await start();
     const two = await start();

@@ -41,3 +41,12 @@ export const keyFunctionOf = (meta: MethodMetadata) => meta.cached?.key ?? meta.
 
 /** The key scope a method's decorators name explicitly, if any. */
 export const namespaceOf = (meta: MethodMetadata) => meta.cached?.namespace ?? meta.singleFlight?.namespace;
+
+/** The key scope of a method: its decorators' namespace, else the name of the class called. */
+export const scopeOf = (meta: MethodMetadata, className: string, method: string): string => `${namespaceOf(meta) ?? className}.${method}`;
+
+/** How long a @Cached method's entries live: its own ttl, else the module's (undefined: the store's default). */
+export const ttlOf = (meta: MethodMetadata, moduleTtl: number | undefined): number | undefined => meta.cached?.ttl ?? moduleTtl;
+
+/** Whether a method makes keys (caches or coalesces), as opposed to only evicting. */
+export const makesKeys = (meta: MethodMetadata): boolean => Boolean(meta.cached || meta.singleFlight);

@@ -46,6 +46,28 @@ class IncidentsService {
   }
 }
 
+let sharedVersion = 1;
+let sharedLoads = 0;
+let sharedGate: Latch | undefined;
+
+/** The state lives outside the instances, as a database does for two processes. */
+@Injectable()
+class Shared {
+  @Cached({ tags: ['shared'] })
+  @SingleFlight()
+  async read(): Promise<{ version: number }> {
+    const version = sharedVersion;
+    sharedLoads++;
+    await sharedGate?.promise;
+    return { version };
+  }
+
+  @CacheEvict({ tags: ['shared'] })
+  async write(): Promise<void> {
+    sharedVersion++;
+  }
+}
+
 describe('@CacheEvict', () => {
   let app: TestingModule;
   let service: IncidentsService;
@@ -74,7 +96,7 @@ describe('@CacheEvict', () => {
   it('wins over a load that began before it: the stale result is never served afterwards', async () => {
     service.gate = latch();
     const stale = service.list(); // reads version 1, then waits
-    await settle();
+    await until(() => service.loads === 1);
     await service.create(); // version 2, invalidated while the load is in flight
 
     // A caller arriving after the eviction does not join the stale flight...
@@ -85,6 +107,25 @@ describe('@CacheEvict', () => {
     await settle();
     // ...and what it wrote is never taken by later readers.
     expect(await service.list()).toEqual({ version: 2 });
+  });
+
+  it('wins over a load that began before an eviction made by another instance, even when that load writes its entry last', async () => {
+    // Two instances on one store, as two processes on one Redis: the eviction cannot detach the
+    // load, only the tag tokens the load read before it began can make its entry stale.
+    const store = new Keyv();
+    const [one, two] = await Promise.all([createTestApp([Shared], { stores: [store] }), createTestApp([Shared], { stores: [store] })]);
+    const [reader, writer] = [one.get(Shared), two.get(Shared)];
+    sharedVersion = 1;
+    sharedGate = latch();
+    const stale = reader.read(); // a miss: reads the tag's token, then loads version 1, held
+    await until(() => sharedLoads === 1);
+    await writer.write(); // version 2, evicted by the other instance
+    sharedGate.release();
+    sharedGate = undefined;
+    expect(await stale).toEqual({ version: 1 }); // it started before the eviction; its entry is now written
+    expect(await reader.read()).toEqual({ version: 2 }); // the entry written last is not taken
+    expect(await writer.read()).toEqual({ version: 2 });
+    await Promise.all([one.close(), two.close()]);
   });
 
   it('records tag tokens with the entry, without KEYS or SCAN: the first load creates a token, each invalidation writes a new one', async () => {
@@ -104,19 +145,6 @@ describe('@CacheEvict', () => {
     await expect(service.failingCreate()).rejects.toThrow('write failed');
     await service.list();
     expect(service.loads).toBe(1);
-  });
-
-  it('wins over a load that began before it and writes its entry last: its entry is never taken afterwards', async () => {
-    service.gate = latch();
-    const stale = service.list(); // a miss: reads the tag's token, then loads version 1, held
-    await until(() => service.loads === 1);
-    await service.create(); // version 2: invalidated while that load is in flight
-    service.gate.release();
-    // Its caller started before the eviction; its entry is written (a call resolves after its write)...
-    expect(await stale).toEqual({ version: 1 });
-    // ...recorded under the token read before the load, so no later reader takes it.
-    expect(await service.list()).toEqual({ version: 2 });
-    expect(service.loads).toBe(2);
   });
 
   it('never brings an evicted entry back when the tag token disappears (expired, or evicted by the store)', async () => {

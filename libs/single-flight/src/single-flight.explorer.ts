@@ -30,7 +30,8 @@ export class SingleFlightExplorer implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     const scopes = new KeyScopes();
-    const ttls: (number | undefined)[] = [];
+    /** The entry lifetimes of tagged @Cached methods: those that record tag tokens. */
+    const ttls = new Map<string, number | undefined>();
     const visit = (wrapper: InstanceWrapper, isController: boolean) => {
       if (wrapper.isAlias) return;
       // What the start has made: the instance, or for a transient provider, one per consumer.
@@ -49,7 +50,7 @@ export class SingleFlightExplorer implements OnModuleInit, OnModuleDestroy {
       for (const { name, meta } of methods) {
         this.executor.assertUsable(`${className}.${name}`, meta);
         scopes.add(className, name, meta, type, module);
-        if (meta.cached) ttls.push(ttlOf(meta, this.executor.settings.ttl));
+        if (meta.cached?.tags) ttls.set(`${className}.${name}`, ttlOf(meta, this.executor.settings.ttl));
         if (isController) checkHandler(type, name, meta, this.config, this.logger);
       }
       if (isController) return;
@@ -66,14 +67,17 @@ export class SingleFlightExplorer implements OnModuleInit, OnModuleDestroy {
     this.installer.uninstall();
   }
 
-  private configureTokenLifetime(ttls: (number | undefined)[]): void {
+  private configureTokenLifetime(ttls: Map<string, number | undefined>): void {
     const { tagTtl, hardTimeout } = this.executor.settings;
     if (tagTtl !== undefined) return this.executor.tags.setTokenTtl(tagTtl);
-    const unknown = ttls.includes(undefined);
-    if (unknown && ttls.length) {
-      this.logger.warn('Tag tokens are written without expiry: a @Cached method has no ttl of its own and forRoot() has none. Give one, or set forRoot({ tagTtl }).');
+    const unknown = [...ttls].filter(([, ttl]) => ttl === undefined).map(([where]) => where);
+    if (unknown.length) {
+      this.logger.warn(
+        `Tag tokens are written without expiry: ${unknown.join(', ')} ${unknown.length > 1 ? 'have' : 'has'} tags but no ttl the library knows ` +
+          '(CACHE_MANAGER\'s default is not visible to it). Give @Cached or forRoot() a ttl, or set forRoot({ tagTtl }).',
+      );
     }
-    const longest = unknown ? undefined : Math.max(0, ...(ttls as number[]));
+    const longest = unknown.length ? undefined : Math.max(0, ...(ttls.values() as Iterable<number>));
     this.executor.tags.setTokenTtl(TagInvalidation.tokenLifetime(longest, hardTimeout));
   }
 }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import * as devalue from 'devalue';
 import { Bench } from 'tinybench';
 import { Cached, SingleFlight } from '@app/single-flight';
-import { benchApp, costTable, incidentPage, redisKeyv, redisReachable } from './support.js';
+import { benchApp, costTable, dropNamespace, incidentPage, redisKeyv, redisReachable } from './support.js';
 
 const page = incidentPage();
 
@@ -71,7 +71,7 @@ await measure('memory store (hand-written and wrap hand back the cached object i
 if (await redisReachable()) {
   const namespace = `sf-bench-${randomUUID()}`;
   await measure('Redis on 127.0.0.1 (hand-written and wrap get Dates back as strings)', [redisKeyv(namespace)]);
-  // The namespace holds a handful of keys with a ttl; they expire on their own.
+  await dropNamespace(namespace);
 } else {
   console.log('\nRedis not reachable at REDIS_URL: Redis rows skipped');
 }

@@ -7,7 +7,7 @@ import type { Cache } from 'cache-manager';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cached, SingleFlight } from '@app/single-flight';
-import { benchApp, incidentPage, redisKeyv, redisReachable } from './support.js';
+import { benchApp, dropNamespace, incidentPage, redisKeyv, redisReachable } from './support.js';
 
 const QUERY_MS = 5; // a simulated database query
 let loads = 0;
@@ -87,7 +87,9 @@ async function measure(label: string, stores?: ReturnType<typeof redisKeyv>[]) {
 
 await measure('memory store');
 if (await redisReachable()) {
-  await measure('Redis on 127.0.0.1', [redisKeyv(`sf-bench-${randomUUID()}`)]);
+  const namespace = `sf-bench-${randomUUID()}`;
+  await measure('Redis on 127.0.0.1', [redisKeyv(namespace)]);
+  await dropNamespace(namespace);
 } else {
   console.log('\nRedis not reachable at REDIS_URL: Redis rows skipped');
 }

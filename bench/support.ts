@@ -10,7 +10,7 @@ import { SingleFlightModule, type SingleFlightModuleOptions } from '@app/single-
 
 import { REDIS_URL } from '../libs/single-flight/test/support/redis-cache.js';
 
-export { redisKeyv } from '../libs/single-flight/test/support/redis-cache.js';
+export { dropNamespace, redisKeyv } from '../libs/single-flight/test/support/redis-cache.js';
 
 /** A page of 20 incident rows, as the sample app's list query returns it. */
 export function incidentPage(rows = 20) {
@@ -45,7 +45,8 @@ export async function redisReachable(): Promise<boolean> {
 /** A Nest application context with the cache (memory, or `stores`), the module and `providers`. */
 export async function benchApp(providers: Provider[], stores?: Keyv[], options: SingleFlightModuleOptions = {}): Promise<INestApplicationContext> {
   @Module({
-    imports: [CacheModule.register({ isGlobal: true, ...(stores ? { stores } : {}) }), SingleFlightModule.forRoot(options)],
+    // A default ttl, so that the hand-written and wrap rows' keys expire too.
+    imports: [CacheModule.register({ isGlobal: true, ttl: 600_000, ...(stores ? { stores } : {}) }), SingleFlightModule.forRoot(options)],
     providers,
   })
   class BenchModule {}

@@ -5,9 +5,9 @@ import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
 import { countStoreTrips } from './support/count-calls.js';
-import { dropFleetKeys, startFleetProcess, type FleetProcess, type FleetProcessOptions } from './support/fleet.js';
+import { startFleetProcess, type FleetProcess, type FleetProcessOptions } from './support/fleet.js';
 import { latch, until, type Latch } from './support/latch.js';
-import { redisKeyv } from './support/redis-cache.js';
+import { dropNamespace, redisKeyv } from './support/redis-cache.js';
 import { createTestApp } from './support/test-app.js';
 
 // Eviction wins in every process and every store layout: separate application processes on the real Redis.
@@ -25,7 +25,7 @@ describe('eviction wins across processes', () => {
     try {
       await Promise.all(fleet.map((child) => child.close()));
     } finally {
-      await dropFleetKeys(namespace);
+      await dropNamespace(namespace);
     }
   });
 
@@ -84,7 +84,7 @@ describe('what a late joiner costs', () => {
   afterEach(async () => {
     await Promise.all(apps.map((app) => app.close()));
     apps = [];
-    await dropFleetKeys(namespace);
+    await dropNamespace(namespace);
   });
 
   it('50 callers joining a flight whose tag another instance evicted cost one token re-read and one new flight, not one read each', async () => {
@@ -127,7 +127,7 @@ describe('eviction wins across processes, in random schedules', () => {
     try {
       await Promise.all(fleet.map((child) => child.close()));
     } finally {
-      await dropFleetKeys(namespace);
+      await dropNamespace(namespace);
     }
   });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { dropFleetKeys, startFleetProcess, type FleetProcess, type FleetProcessOptions } from './support/fleet.js';
+import { startFleetProcess, type FleetProcess, type FleetProcessOptions } from './support/fleet.js';
+import { dropNamespace } from './support/redis-cache.js';
 
 // The harness itself, on the current library: separate Nest processes sharing the real Redis.
 describe('fleet: application processes sharing the real Redis', () => {
@@ -24,7 +25,7 @@ describe('fleet: application processes sharing the real Redis', () => {
     try {
       await Promise.all(fleet.map((child) => child.close()));
     } finally {
-      await dropFleetKeys(namespace);
+      await dropNamespace(namespace);
     }
   });
 

@@ -2,7 +2,6 @@
 // process". Each is fleet-child.ts, driven over IPC; every wait here is bounded.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import type { FleetAnswers, FleetCommand, FleetConfig, FleetEvent, FleetReply, Item, LoadEvent } from './fleet-child.js';
 import { REDIS_URL } from './redis-cache.js';
 
@@ -215,19 +214,3 @@ export async function startFleetProcess({ namespace, layout = 'redis', keyPrefix
   return child;
 }
 
-/** Deletes every Redis key under `${namespace}:*` (SCAN + UNLINK), the namespace matched literally. */
-export async function dropFleetKeys(namespace: string): Promise<void> {
-  if (!namespace) throw new Error('dropFleetKeys: an empty namespace would match foreign keys');
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: TIMEOUT_MS });
-  const match = `${namespace.replace(/[*?[\]\\]/g, '\\$&')}:*`;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1_000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    await redis.quit();
-  }
-}

@@ -12,3 +12,20 @@ export function redisKeyv(namespace: string): Keyv {
   const store = Object.assign(redisInsStore(client), { disconnect: () => client.quit() });
   return new Keyv({ store: new KeyvAdapter(store as unknown as CacheManagerStore), namespace });
 }
+
+/** Deletes every Redis key under `${namespace}:*` (SCAN + UNLINK), the namespace matched literally. */
+export async function dropNamespace(namespace: string): Promise<void> {
+  if (!namespace) throw new Error('dropNamespace: an empty namespace would match foreign keys');
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 10_000 });
+  const match = `${namespace.replace(/[*?[\]\\]/g, '\\$&')}:*`;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1_000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}

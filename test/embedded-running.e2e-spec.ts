@@ -66,6 +66,11 @@ describe('the embedded PostgreSQL, unable to start', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('refuses a malformed EMBEDDED_PG_PORT, naming the variable', async () => {
+    await expect(startEmbeddedPostgres(join(tmpdir(), 'never-created'), 99_999)).rejects.toThrow(EmbeddedPostgresError);
+    await expect(startEmbeddedPostgres(join(tmpdir(), 'never-created'), Number('abc'))).rejects.toThrow(/EMBEDDED_PG_PORT must be a port number/);
+  });
+
   it('says in one line what to do when its port is taken', async () => {
     const held = await localPort(true);
     server = held.server;

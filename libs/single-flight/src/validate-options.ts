@@ -1,4 +1,4 @@
-import { SingleFlightConfigError } from './errors.js';
+import { showValue, SingleFlightConfigError } from './errors.js';
 
 type Rule = 'positive' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string';
 
@@ -38,9 +38,7 @@ export function validateOptions(where: string, options: unknown, rules: Record<s
     if (value !== undefined && !valid[rule](value)) {
       // Configuration read from the environment arrives as strings.
       const hint = rule === 'positive' && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? ' (a string: convert it with Number())' : '';
-      throw new SingleFlightConfigError(`${where}: option "${name}" must be ${expected[rule]}, got ${describe(value)}${hint}`);
+      throw new SingleFlightConfigError(`${where}: option "${name}" must be ${expected[rule]}, got ${showValue(value)}${hint}`);
     }
   }
 }
-
-const describe = (value: unknown): string => (typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value)));

@@ -37,6 +37,11 @@ export class CacheLayout {
     return [...this.front, this.shared].map((s) => s.store.namespace).filter((ns): ns is string => typeof ns === 'string' && ns.length > 0);
   }
 
+  /** Is the shared tier known to be down? Then invalidations are queued at once instead of waiting for it. */
+  get sharedCircuitOpen(): boolean {
+    return this.shared.breaker?.isOpen ?? false;
+  }
+
   /** The shared tier's breaker, for tests and diagnostics. */
   get sharedBreaker() {
     return this.shared.breaker;

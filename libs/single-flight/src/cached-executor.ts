@@ -1,3 +1,4 @@
+import type { OnApplicationShutdown } from '@nestjs/common';
 import { callKey } from './cache-key.js';
 import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues } from './caller-value.js';
@@ -16,7 +17,7 @@ import type { ExecutorSettings } from './module-settings.js';
  * Provider methods reach it through their trampoline, controller handlers through
  * CachedInterceptor; the steps live in read-through.ts, tag-invalidation.ts and caller-value.ts.
  */
-export class CachedExecutor implements MethodExecutor {
+export class CachedExecutor implements MethodExecutor, OnApplicationShutdown {
   constructor(
     readonly settings: ExecutorSettings,
     private readonly registry: FlightRegistry,
@@ -35,6 +36,11 @@ export class CachedExecutor implements MethodExecutor {
         `${where}: ${decorator} needs a cache, but no CACHE_MANAGER is provided. Import CacheModule.register({ isGlobal: true }) from @nestjs/cache-manager.`,
       );
     }
+  }
+
+  /** Stops retrying queued invalidations (the stores close with the application). */
+  onApplicationShutdown(): void {
+    this.tags.stop();
   }
 
   /** Entry point of provider trampolines. */
@@ -57,7 +63,7 @@ export class CachedExecutor implements MethodExecutor {
     const produce = (signal: AbortSignal | undefined): Promise<Outcome> =>
       cached ? this.readThrough!.run(key, inv, tags, load, signal, freeze) : this.loadOnly(key, inv, load, signal, freeze);
     const first = await this.fly(key, inv, produce);
-    // A caller that joined a flight evicted under it starts over (tag-invalidation.ts, rule 3).
+    // A caller that joined a flight evicted under it starts over (tag-invalidation.ts, rule 4).
     const outcome = await this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal) : this.fly(key, inv, produce)));
     return this.values.handOut(outcome.value, () => inv.load(inv.signal));
   }
@@ -82,8 +88,8 @@ export class CachedExecutor implements MethodExecutor {
   private async loadThenEvict(inv: Invocation): Promise<unknown> {
     const result = await inv.load(inv.signal);
     const { tags, failure } = this.tags.evictedTags(inv, result);
-    const written = await this.tags.invalidate(tags);
-    if (failure !== undefined) throw new InvalidationError(inv.where, result, written ? tags : [], failure);
+    await this.tags.invalidate(tags);
+    if (failure !== undefined) throw new InvalidationError(inv.where, result, tags, failure);
     return result;
   }
 }

@@ -70,7 +70,7 @@ describe('GuardedStore', () => {
     await expect(g.write('write', async () => false)).resolves.toBe(false);
     await expect(g.write('write', async () => [true, false])).resolves.toBe(false);
     expect(g.breaker!.failures).toBe(2);
-    expect(logs.filter((l) => /did not take the write/.test(l.message))).toHaveLength(2);
+    expect(logs.filter((l) => /did not take the write/.test(l.message))).toHaveLength(1); // one outage, one line
     await expect(g.write('write', async () => true)).resolves.toBe(true);
     await expect(g.write('write', async () => undefined)).resolves.toBe(true);
     await expect(g.write('write', async () => [true, true])).resolves.toBe(true);
@@ -169,12 +169,47 @@ describe('GuardedStore', () => {
     expect(logs.map((l) => l.level)).toEqual(['warn', 'warn']);
   });
 
-  it('without a circuit breaker, every operation is tried and every failure logged', async () => {
+  it('without a circuit breaker, every operation is tried; an outage is logged when it begins and when it ends', async () => {
     const g = new GuardedStore(store, 'redis', { timeout: 1_000, circuitBreaker: false }, logger);
     store.fail = true;
     for (let i = 0; i < 3; i++) await expect(g.getMany(['a'])).resolves.toBeUndefined();
+    for (let i = 0; i < 3; i++) await expect(write(g)).resolves.toBe(false);
     expect(store.reads).toBe(3);
-    expect(logs).toHaveLength(3);
+    expect(store.writes).toBe(3);
+    expect(logs).toEqual([{ level: 'warn', message: expect.stringMatching(/^Cache read failed on store redis, going on without it: ECONNREFUSED/) }]);
+    store.fail = false;
+    await g.getMany(['a']);
+    await g.getMany(['a']);
+    expect(logs.slice(1)).toEqual([{ level: 'log', message: 'Cache store redis answering again, after 6 failed operations' }]);
     expect(g.breaker).toBeUndefined();
+  });
+
+  describe('a store that answers is healthy, whatever it answers', () => {
+    /** Keyv's getMany rejects with a SyntaxError when one stored value is not its JSON. */
+    const junkAt = (junk: string) => (keys: string[]) =>
+      keys.includes(junk) ? Promise.reject(new SyntaxError(`Unexpected token 'o', "{"v":not json}" is not valid JSON`)) : Promise.resolve(keys.map((k) => `value of ${k}`));
+
+    it('junk under one key is a miss for that key only; the other keys are read one by one; no failure counted, no log', async () => {
+      const g = guarded(1);
+      const calls: string[][] = [];
+      const read = junkAt('entry');
+      store.getMany = async (keys: string[]) => (calls.push(keys), read(keys));
+      await expect(g.getMany(['entry', 'token:a', 'token:b'])).resolves.toEqual([undefined, 'value of token:a', 'value of token:b']);
+      await expect(g.getMany(['entry'])).resolves.toEqual([undefined]);
+      expect(calls).toEqual([['entry', 'token:a', 'token:b'], ['entry'], ['token:a'], ['token:b'], ['entry']]);
+      expect(g.breaker!.failures).toBe(0);
+      expect(g.breaker!.isOpen).toBe(false);
+      expect(logs).toEqual([]);
+    });
+
+    it('a store that fails while the keys are read one by one has failed', async () => {
+      const g = guarded(5);
+      store.getMany = async (keys: string[]) => {
+        if (keys.length > 1) throw new SyntaxError('junk');
+        throw new Error('ECONNRESET');
+      };
+      await expect(g.getMany(['entry', 'token'])).resolves.toBeUndefined();
+      expect(g.breaker!.failures).toBe(1);
+    });
   });
 });

@@ -22,9 +22,13 @@ export interface GuardOptions {
  * has its own timeout and its own outcome, so a failure is charged to the operation that failed
  * and never to concurrent healthy ones. Keyv reports a failed write as `false` and a failed
  * `getMany` as a rejection; both count. Repeated failures open a circuit breaker.
+ * A store that answers is healthy, whatever it answers: unreadable content is a miss (see getMany).
+ * An outage is logged once, when it begins, and once when the store answers again.
  */
 export class GuardedStore {
   readonly breaker?: CircuitBreaker;
+  /** Failures since the store last answered (0: healthy); only the first of an outage is logged. */
+  private failing = 0;
 
   constructor(
     readonly store: StoreLike,
@@ -44,8 +48,23 @@ export class GuardedStore {
 
   /** Values for `keys`, or `undefined` when the store failed or the circuit is open. */
   async getMany(keys: string[]): Promise<unknown[] | undefined> {
-    const outcome = await this.attempt('read', () => this.store.getMany(keys), false);
+    const outcome = await this.attempt('read', () => this.readAnswered(keys), false);
     return outcome.ok ? outcome.value : undefined;
+  }
+
+  /**
+   * Keyv rejects a whole `getMany` when one value is not the JSON it wrote (junk written by
+   * someone else): the store did answer, so the keys are read one by one and the unreadable
+   * ones are misses, which the next load replaces. Only this rare path costs more round trips.
+   */
+  private async readAnswered(keys: string[]): Promise<unknown[]> {
+    try {
+      return await this.store.getMany(keys);
+    } catch (error) {
+      if (!isUnreadable(error)) throw error;
+      if (keys.length === 1) return [undefined];
+      return Promise.all(keys.map((key) => this.store.getMany([key]).then((values) => values[0], (e) => (isUnreadable(e) ? undefined : Promise.reject(e)))));
+    }
   }
 
   /**
@@ -75,14 +94,26 @@ export class GuardedStore {
         run().then(resolve, reject);
       });
       breaker?.success();
+      this.answered();
       return { ok: true, value };
     } catch (error) {
-      if (!this.breaker?.isOpen) this.logger.warn(`Cache ${op} failed on store ${this.label}, going on without it: ${messageOf(error)}`);
+      if (this.failing++ === 0 && !this.breaker?.isOpen) {
+        this.logger.warn(`Cache ${op} failed on store ${this.label}, going on without it: ${messageOf(error)}`);
+      }
       breaker?.failure(error);
       return { ok: false };
     } finally {
       clearTimeout(timer);
     }
   }
+
+  private answered(): void {
+    // With a breaker, its closing is the line that ends the outage.
+    if (this.failing > 1 && !this.breaker) this.logger.log(`Cache store ${this.label} answering again, after ${this.failing} failed operations`);
+    this.failing = 0;
+  }
 }
+
+/** A store's content that its own deserializer could not read (Keyv: JSON.parse), as opposed to the store failing. */
+const isUnreadable = (error: unknown): boolean => error instanceof SyntaxError;
 

@@ -31,7 +31,8 @@ export class ReadThrough {
       const readAt = callClock.now();
       const read = await this.layout.read(key, this.tags.tokenKeys(tags), (entry, tokens) => readEntry(entry, tokens.map(tokenOf)) !== undefined);
       const current = read?.tokens.map(tokenOf);
-      const text = read && readEntry(read.entry, current!);
+      // An invalidation of these tags that the store has not taken yet: whatever it holds is suspect.
+      const text = read && !this.tags.isPending(tags) ? readEntry(read.entry, current!) : undefined;
       if (text !== undefined) {
         const hit = this.values.fromStored(text, inv.where, key, freeze);
         if (hit) return { value: hit, freshAt: readAt, tags, tokens: current as string[] };

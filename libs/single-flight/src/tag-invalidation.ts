@@ -5,6 +5,7 @@ import type { CacheLayout } from './cache-layout.js';
 import { tagKey } from './cache-key.js';
 import { messageOf, showValue } from './errors.js';
 import type { FlightRegistry } from './flight-registry.js';
+import { InvalidationRetries } from './invalidation-retries.js';
 import type { Invocation } from './invocation.js';
 import type { TagList } from './interfaces/method-types.interface.js';
 
@@ -20,7 +21,9 @@ import type { TagList } from './interfaces/method-types.interface.js';
  *    Invalidation is one write per tag (no KEYS, no SCAN), and a token that expires or is
  *    evicted by the store only turns entries into misses.
  * 2. Local flights of an evicted tag are detached at once, so later callers here never join them.
- * 3. A flight's value is fresh for the callers that started before it was read (a hit) or before
+ * 3. An invalidation the store did not take is kept and retried until it does
+ *    (invalidation-retries.ts); until then this process treats entries under its tags as misses.
+ * 4. A flight's value is fresh for the callers that started before it was read (a hit) or before
  *    its load began (a miss). A caller that joined later, when the method has tags, takes it only
  *    once one re-read of the tokens, shared by all such callers of the flight, shows them
  *    unchanged; otherwise it starts over. That covers evictions made by other processes while
@@ -81,13 +84,17 @@ export class TagInvalidation {
   private readonly creating = new Map<string, Promise<string | undefined>>();
   /** Token lifetime (ms) in the store; 0: no expiry. Set at start (see tokenLifetime). */
   private tokenTtl = 0;
+  /** Invalidations the store did not take, retried (rule 3). */
+  readonly retries: InvalidationRetries;
 
   constructor(
     private readonly layout: CacheLayout | undefined,
     private readonly registry: FlightRegistry,
     private readonly keyPrefix: string,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.retries = new InvalidationRetries((tags) => this.writeFreshTokens(tags), logger);
+  }
 
   /**
    * Tokens need not outlive entries for correctness (rule 1), but a token that expires while
@@ -133,22 +140,38 @@ export class TagInvalidation {
   }
 
   /**
-   * Detaches local flights of `tags`, then writes a fresh token per tag to the shared store.
-   * Whether it was written: if not (the store is down), it is logged and entries under those tags
-   * may be served until their ttl ends; the cache is never the outage, so the caller's write stands.
+   * Detaches local flights of `tags`, then writes a fresh token per tag to the shared store. If the
+   * store does not take it (or its circuit is open: no waiting for a store known to be down), the
+   * invalidation is queued and retried (rule 3); the cache is never the outage, so the caller's
+   * write stands either way.
    */
-  async invalidate(tags: readonly string[]): Promise<boolean> {
+  async invalidate(tags: readonly string[]): Promise<void> {
     for (const tag of tags) {
       for (const run of this.flightsByTag.get(tag) ?? []) {
         run.detached = true;
         this.registry.forget(run.key);
       }
     }
-    if (!this.layout || tags.length === 0) return true;
-    const tokens = tags.map((tag) => ({ key: tagKey(this.keyPrefix, tag), value: newToken() }));
-    const written = await this.layout.writeTokens(tokens, this.tokenTtl);
-    if (!written) this.logger.error(`Could not write invalidation of ${tokens.map((t) => t.key).join(', ')}: entries may be served stale until their ttl ends`);
-    return written;
+    if (!this.layout || tags.length === 0) return;
+    if (this.layout.sharedCircuitOpen) return this.retries.add(tags);
+    const mark = this.retries.mark();
+    if (await this.writeFreshTokens(tags)) this.retries.settled(tags, mark);
+    else this.retries.add(tags);
+  }
+
+  /** Has this process an invalidation of one of `tags` that the store has not taken yet? Its entries are then misses here. */
+  isPending(tags: readonly string[]): boolean {
+    return this.retries.hasAny(tags);
+  }
+
+  /** With the application. */
+  stop(): void {
+    this.retries.stop();
+  }
+
+  /** A fresh token per tag, written to the shared store even while its circuit is open. */
+  private writeFreshTokens(tags: readonly string[]): Promise<boolean> {
+    return this.layout!.writeTokens(tags.map((tag) => ({ key: tagKey(this.keyPrefix, tag), value: newToken() })), this.tokenTtl);
   }
 
   /** Tracks a read or load of `key` under `tags` until `untrack` is called. */
@@ -193,7 +216,7 @@ export class TagInvalidation {
   }
 
   private async stillCurrent({ tags, tokens }: Freshness): Promise<boolean> {
-    if (!tokens || !this.layout) return false;
+    if (!tokens || !this.layout || this.isPending(tags)) return false;
     const current = await this.layout.readTokens(this.tokenKeys(tags));
     return current !== undefined && current.every((token, i) => tokenOf(token) === tokens[i]);
   }

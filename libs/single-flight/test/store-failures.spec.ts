@@ -158,9 +158,12 @@ describe('14. forced invalidation writes neither take nor end the half-open prob
     await app.close();
   });
 
-  it('a forced write that fails while half-open does not take the probe nor reopen the circuit: the next normal operation is let through as the probe, and closes the circuit', async () => {
-    await expect(service.create()).resolves.toBe('created'); // its invalidation write fails
-    expect(warnings.some((w) => /Could not write invalidation of sf:#tag:incidents/.test(w))).toBe(true);
+  it('an invalidation made while the circuit is open is queued at once; its retries are forced writes that fail without taking the probe or reopening the circuit: the next normal operation is the probe, and closes the circuit', async () => {
+    const writes = store.writes;
+    await expect(service.create()).resolves.toBe('created'); // queued: no waiting for a store known to be down
+    expect(store.writes).toBe(writes);
+    expect(warnings.some((w) => /^Cache invalidation of tag "incidents" not written/.test(w))).toBe(true);
+    await until(() => store.writes > writes); // a retry, failing
 
     store.mode = 'ok';
     const reads = store.reads;
@@ -171,13 +174,16 @@ describe('14. forced invalidation writes neither take nor end the half-open prob
 
     const breaker = sharedBreaker(app)!;
     expect(breaker.isOpen).toBe(false);
-    expect(breaker.failures).toBe(1); // the read that opened it; the forced write is not counted
+    expect(breaker.failures).toBe(1); // the read that opened it; the forced retries are not counted
   });
 
-  it('a forced write that succeeds while half-open does not close the circuit: the next normal operation is the one probe, and others are still skipped until it answers', async () => {
+  it('a forced retry that succeeds while half-open does not close the circuit: the next normal operation is the one probe, and others are still skipped until it answers', async () => {
     store.mode = 'ok';
+    const writes = store.writes;
     await expect(service.create()).resolves.toBe('created');
-    expect(warnings.some((w) => /Could not write invalidation/.test(w))).toBe(false);
+    const { retries } = app.get(CachedExecutor).tags;
+    await until(() => retries.size === 0); // the queued invalidation, written by a forced retry
+    expect(store.writes).toBe(writes + 1);
 
     store.holdReads = latch();
     const reads = store.reads;

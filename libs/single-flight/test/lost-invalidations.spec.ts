@@ -1,0 +1,143 @@
+import { Injectable } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import { Keyv } from 'keyv';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
+import { CachedExecutor } from '../src/cached-executor.js';
+import { captureWarnings } from './support/captured-logs.js';
+import { FakeKeyvStore } from './support/fake-keyv-store.js';
+import { settle, until } from './support/latch.js';
+import { PrivateRedis } from './support/private-redis.js';
+import { redisKeyv } from './support/redis-cache.js';
+import { createTestApp } from './support/test-app.js';
+
+/**
+ * Issue 7, points 1 and 2: an invalidation the store does not take is kept and retried until it
+ * does; meanwhile this process treats entries under its tags as misses; with the circuit open,
+ * a write does not wait for the store; an outage is logged once.
+ */
+
+const warnings = captureWarnings();
+
+/** The database: one row whose version every write bumps, shared by the "instances". */
+const db = { version: 1 };
+
+@Injectable()
+class Incidents {
+  loads = 0;
+
+  @Cached({ ttl: 600_000, tags: ['incidents'] })
+  @SingleFlight()
+  async list(): Promise<{ version: number }> {
+    this.loads++;
+    return { version: db.version };
+  }
+
+  @CacheEvict({ tags: ['incidents'] })
+  async create(): Promise<number> {
+    return ++db.version;
+  }
+}
+
+const retriesOf = (app: TestingModule) => app.get(CachedExecutor).tags.retries;
+
+beforeEach(() => (db.version = 1));
+
+describe('a write made while the store is down is not lost (fake store: its data survives its outage)', () => {
+  let store: FakeKeyvStore;
+  let a: TestingModule;
+  let b: TestingModule;
+  beforeEach(async () => {
+    store = new FakeKeyvStore();
+    // Two instances sharing one store, as two processes share Redis.
+    const options = { storeTimeout: 50, circuitBreaker: { failureThreshold: 3, resetTimeout: 60_000 } };
+    [a, b] = await Promise.all([createTestApp([Incidents], { stores: [new Keyv({ store })], options }), createTestApp([Incidents], { stores: [new Keyv({ store })], options })]);
+  });
+  afterEach(async () => {
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('the write is acknowledged; back up with its old data, the store is not trusted here for the tag until the invalidation is written; then no instance serves the old value', async () => {
+    await expect(a.get(Incidents).list()).resolves.toEqual({ version: 1 });
+    await expect(b.get(Incidents).list()).resolves.toEqual({ version: 1 }); // a hit
+
+    store.mode = 'throw';
+    await expect(a.get(Incidents).create()).resolves.toBe(2);
+    expect(retriesOf(a).size).toBe(1);
+    store.mode = 'ok'; // back, with the entry and token of before the write
+
+    // A: at once, before the retry lands: the pending invalidation makes the old entry a miss.
+    const loads = a.get(Incidents).loads;
+    await expect(a.get(Incidents).list()).resolves.toEqual({ version: 2 });
+    expect(a.get(Incidents).loads).toBe(loads + 1);
+    expect(retriesOf(a).size).toBe(1);
+
+    await until(() => retriesOf(a).size === 0);
+    await expect(b.get(Incidents).list()).resolves.toEqual({ version: 2 });
+    expect(warnings.filter((w) => /not written: the store is unavailable/.test(w))).toHaveLength(1);
+  });
+
+  it('with the circuit open, a write does not wait for the store: its invalidation is queued at once; 50 writes in an outage log one line for their invalidations', async () => {
+    store.mode = 'throw';
+    for (let i = 0; i < 3; i++) await a.get(Incidents).list(); // opens the circuit
+    expect(a.get(CachedExecutor).layout!.sharedCircuitOpen).toBe(true);
+    store.holdReads = undefined;
+    const writes = store.writes;
+    for (let i = 0; i < 50; i++) {
+      let done = false;
+      const write = a.get(Incidents).create().then(() => (done = true));
+      await settle();
+      expect(done).toBe(true); // resolved without a store round trip
+      await write;
+    }
+    expect(store.writes).toBe(writes); // no write tried by the callers (retries run on their own timer)
+    expect(warnings.filter((w) => /invalidation/i.test(w))).toHaveLength(1);
+    expect(retriesOf(a).size).toBe(1); // coalesced: one tag
+  });
+});
+
+/** A free TCP port on 127.0.0.1, never the shared Redis's. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('a Redis that persists its data, killed and restarted (a private redis-server; the shared one is never touched)', () => {
+  let redis: PrivateRedis;
+  let a: TestingModule;
+  let b: TestingModule;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sf-lost-invalidations-'));
+    redis = new PrivateRedis(await freePort(), join(dir, 'data'), join(dir, 'redis.log'));
+    await redis.start({ persist: true });
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await redis.destroy();
+  });
+
+  it('after the restart, neither the writing instance (at once) nor another one (once the retry landed) serves the value from before the write', async () => {
+    const options = { storeTimeout: 200, circuitBreaker: { failureThreshold: 2, resetTimeout: 60_000 } };
+    [a, b] = await Promise.all(
+      [1, 2].map(() => createTestApp([Incidents], { stores: [redisKeyv('sf-lost', redis.url)], options })),
+    );
+    await expect(a.get(Incidents).list()).resolves.toEqual({ version: 1 });
+    await expect(b.get(Incidents).list()).resolves.toEqual({ version: 1 });
+
+    await redis.kill();
+    await expect(a.get(Incidents).create()).resolves.toBe(2); // acknowledged; its invalidation is queued
+    await redis.start({ persist: true }); // the entry and the token of before the write come back
+
+    await expect(a.get(Incidents).list()).resolves.toEqual({ version: 2 });
+    await until(() => retriesOf(a).size === 0, 10_000);
+    await expect(b.get(Incidents).list()).resolves.toEqual({ version: 2 });
+    await expect(a.get(Incidents).list()).resolves.toEqual({ version: 2 });
+  });
+});

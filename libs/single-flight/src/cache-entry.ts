@@ -1,9 +1,13 @@
+import type { EntrySignature } from './entry-signature.js';
+
 /**
  * What the library stores per key: the tag tokens the value was loaded under, and the value.
- * `sf2|<token>,<token>|<encoded value>`. One string, so any Keyv store holds it unchanged.
+ * `sf2|<token>,<token>|<encoded value>`; with a `secret`, `sf2s|<signature>|<token>,<token>|<encoded value>`.
+ * One string, so any Keyv store holds it unchanged.
  * (`sf1` entries recorded "no token yet" as '-'; they are ignored.)
  */
 const VERSION = 'sf2|';
+const SIGNED = 'sf2s|';
 
 /** A tag token as read from the store: a non-empty string, or `undefined` (missing or foreign). */
 export const tokenOf = (stored: unknown): string | undefined => (typeof stored === 'string' && stored.length > 0 && !stored.includes(',') && !stored.includes('|') ? stored : undefined);
@@ -19,9 +23,48 @@ export function writeEntry(tokens: readonly string[], text: string): string {
  */
 export function readEntry(raw: unknown, currentTokens: readonly (string | undefined)[]): string | undefined {
   if (typeof raw !== 'string' || !raw.startsWith(VERSION)) return undefined;
-  const end = raw.indexOf('|', VERSION.length);
+  return contentAt(raw, VERSION.length, currentTokens);
+}
+
+/** The value of the `<tokens>|<value>` part starting at `start`, if its tokens are `currentTokens`. */
+function contentAt(raw: string, start: number, currentTokens: readonly (string | undefined)[]): string | undefined {
+  const end = raw.indexOf('|', start);
   if (end < 0) return undefined;
   if (currentTokens.includes(undefined)) return undefined;
-  if (raw.slice(VERSION.length, end) !== currentTokens.join(',')) return undefined;
+  if (raw.slice(start, end) !== currentTokens.join(',')) return undefined;
   return raw.slice(end + 1);
+}
+
+/** Entries as this application writes them: signed when the module has a `secret`. */
+export class EntryFormat {
+  constructor(private readonly signature?: EntrySignature) {}
+
+  write(key: string, tokens: readonly string[], text: string): string {
+    if (!this.signature) return writeEntry(tokens, text);
+    const content = `${tokens.join(',')}|${text}`;
+    return `${SIGNED}${this.signature.sign(key, content)}|${content}`;
+  }
+
+  /**
+   * As readEntry; with a secret, only a signed entry whose signature verifies for this key counts
+   * (an unsigned one too is a miss: anyone can write those). Tokens are compared first, so an
+   * outdated entry costs no signature check.
+   */
+  read(key: string, raw: unknown, currentTokens: readonly (string | undefined)[]): string | undefined {
+    if (!this.signature) return readEntry(raw, currentTokens);
+    if (typeof raw !== 'string' || !raw.startsWith(SIGNED)) return undefined;
+    const signatureEnd = raw.indexOf('|', SIGNED.length);
+    if (signatureEnd < 0) return undefined;
+    const text = contentAt(raw, signatureEnd + 1, currentTokens);
+    if (text === undefined) return undefined;
+    return this.signature.verify(key, raw.slice(signatureEnd + 1), raw.slice(SIGNED.length, signatureEnd)) ? text : undefined;
+  }
+
+  /** Whether `raw` was recorded under `currentTokens` (its signature is checked when it is read). */
+  isCurrent(raw: unknown, currentTokens: readonly (string | undefined)[]): boolean {
+    if (!this.signature) return readEntry(raw, currentTokens) !== undefined;
+    if (typeof raw !== 'string' || !raw.startsWith(SIGNED)) return false;
+    const signatureEnd = raw.indexOf('|', SIGNED.length);
+    return signatureEnd >= 0 && contentAt(raw, signatureEnd + 1, currentTokens) !== undefined;
+  }
 }

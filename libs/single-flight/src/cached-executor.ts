@@ -81,7 +81,7 @@ export class CachedExecutor implements MethodExecutor, OnApplicationShutdown {
   }
 
   private async loadOnly(key: string, inv: Invocation, load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean): Promise<Outcome> {
-    const value = this.values.fromResult(await load(signal), inv.where, key, freeze);
+    const value = this.values.fromResult(await load(signal), inv.where, key, freeze, inv.json);
     return { value, freshAt: Infinity, tags: NO_TAGS };
   }
 

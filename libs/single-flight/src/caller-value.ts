@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { freezeShared, NotFreezableError } from './frozen-value.js';
 import { clonePlainData, devalueSerializer, NotPlainDataError, type ValueSerializer } from './value-codec.js';
+import { checkValue, ValueLimitError, type DecodeLimits } from './value-limits.js';
 
 /**
  * A flight's value, and how each of its callers gets one of its own:
@@ -35,27 +36,39 @@ export class CallerValues {
   constructor(
     private readonly serializer: ValueSerializer,
     private readonly logger: Logger,
+    private readonly limits: Required<DecodeLimits>,
   ) {}
 
-  /** A loader's result. The first caller, too, gets a decoded copy: a miss looks exactly like a hit. */
-  fromResult(value: unknown, where: string, key: string, freeze: boolean): SharedValue {
+  /**
+   * A loader's result. The first caller, too, gets a decoded copy: a miss looks exactly like a hit.
+   * `json`: JSON follows (a handler's response). A value that could not be read back (value-limits.ts)
+   * is not cached either: nothing is written that a reader would refuse.
+   */
+  fromResult(value: unknown, where: string, key: string, freeze: boolean, json: boolean): SharedValue {
     if (value === undefined) return { text: undefined, first: undefined, frozen: false, shareable: true };
     let text: string;
     try {
       text = this.serializer.encode(value);
+      this.checkLength(text);
+      return this.decoded(text, where, key, freeze, json);
     } catch (error) {
+      // Thrown by encode (no faithful encoding) or by the limits; a serializer that cannot read its own output is a bug, left to surface.
+      if (text! !== undefined && !(error instanceof ValueLimitError)) throw error;
       this.warnOnce(where, `${where} returned a value the cache cannot represent faithfully (${(error as Error).message}): it is not cached, and concurrent callers each run the method`);
       return { text: undefined, first: value, frozen: false, shareable: false };
     }
-    return this.decoded(text, where, key, freeze);
   }
 
-  /** A stored value; undefined when it does not decode (anything can be in a shared store): a miss. */
-  fromStored(text: string, where: string, key: string, freeze: boolean): SharedValue | undefined {
+  /**
+   * A stored value; undefined when it is not one the library would have written (anything can be in
+   * a shared store): unreadable, beyond the decode limits, or not what JSON can send where JSON follows. A miss.
+   */
+  fromStored(text: string, where: string, key: string, freeze: boolean, json: boolean): SharedValue | undefined {
     try {
-      return this.decoded(text, where, key, freeze);
+      this.checkLength(text);
+      return this.decoded(text, where, key, freeze, json);
     } catch (error) {
-      this.logger.warn(`Ignoring an unreadable cache entry under "${key}": ${(error as Error).message}`);
+      this.logger.warn(`Ignoring a cache entry under "${key}" (a miss; the next load replaces it): ${(error as Error).message}`);
       return undefined;
     }
   }
@@ -81,13 +94,25 @@ export class CallerValues {
     return this.serializer.decode(shared.text!);
   }
 
-  private decoded(text: string, where: string, key: string, freeze: boolean): SharedValue {
-    if (!freeze) return { text, first: this.serializer.decode(text), frozen: false, shareable: true };
+  /** Checked before decoding: the text alone may be too much. */
+  private checkLength(text: string): void {
+    if (text.length > this.limits.maxLength) throw new ValueLimitError(`it takes ${text.length} characters, more than ${this.limits.maxLength} (decodeLimits.maxLength)`);
+  }
+
+  /** The decoded value, checked against the limits (value-limits.ts) once per text. */
+  private decode(text: string, json: boolean): unknown {
+    const value = this.serializer.decode(text);
+    checkValue(value, this.limits, json);
+    return value;
+  }
+
+  private decoded(text: string, where: string, key: string, freeze: boolean, json: boolean): SharedValue {
+    if (!freeze) return { text, first: this.decode(text, json), frozen: false, shareable: true };
     const known = this.frozen.get(key);
     if (known?.text === text) return { text, first: known.value, frozen: true, shareable: true };
     let value: unknown;
     try {
-      value = freezeShared(this.serializer.decode(text));
+      value = freezeShared(this.decode(text, json));
     } catch (error) {
       if (!(error instanceof NotFreezableError)) throw error;
       this.warnOnce(`${where}:freeze`, `${where}: freeze is on, but the value holds something that cannot be frozen (${error.message}): callers get copies instead`);

@@ -1,11 +1,17 @@
+import { ServiceUnavailableException } from '@nestjs/common';
+
 /** An error's message, or whatever was thrown, as text. */
 export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** A value as an error message shows it: JSON where it can be, never the text of a function. */
 export const showValue = (value: unknown): string => (typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value)));
 
-/** A caller waited longer than its `timeout`, or the flight outlived its `hardTimeout`. */
-export class FlightTimeoutError extends Error {
+/**
+ * A caller waited longer than its `timeout`, or the flight outlived its `hardTimeout`. A Nest
+ * ServiceUnavailableException: over HTTP it is a 503 whose body says nothing of the key (which may
+ * hold personal data), and Nest does not log it per request; the flight logs its hard timeout once.
+ */
+export class FlightTimeoutError extends ServiceUnavailableException {
   override readonly name = 'FlightTimeoutError';
   constructor(
     readonly key: string,
@@ -14,13 +20,13 @@ export class FlightTimeoutError extends Error {
     /** For `kind: 'flight'`: whether the loader had an AbortSignal to abort. */
     loaderAborted = false,
   ) {
-    super(
+    super({ statusCode: 503, error: 'Service Unavailable', message: 'The data did not arrive in time; try again' });
+    this.message =
       kind === 'caller'
         ? `Gave up waiting for flight "${key}" after ${ms} ms (timeout); the flight goes on for other callers`
         : `Flight "${key}" did not settle within ${ms} ms (hardTimeout): its callers were rejected and the next call starts a new flight; ${
             loaderAborted ? "the loader's AbortSignal was aborted" : 'the loader takes no AbortSignal, so it was left to finish'
-          }`,
-    );
+          }`;
   }
 }
 

@@ -1,6 +1,7 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Logger, type FactoryProvider } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
+import { EntryFormat } from './cache-entry.js';
 import { CacheLayout } from './cache-layout.js';
 import { CachedExecutor } from './cached-executor.js';
 import { CallerValues } from './caller-value.js';
@@ -26,8 +27,8 @@ function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegi
     }
   }
   const tags = new TagInvalidation(layout, registry, settings.keyPrefix, logger);
-  const values = new CallerValues(settings.serializer, logger);
-  return new CachedExecutor(settings, registry, tags, layout && new ReadThrough(layout, tags, values, settings.ttl), values, layout);
+  const values = new CallerValues(settings.serializer, logger, settings.decodeLimits);
+  return new CachedExecutor(settings, registry, tags, layout && new ReadThrough(layout, tags, values, settings.ttl, new EntryFormat(settings.signature)), values, layout);
 }
 
 export const executorProvider: FactoryProvider<CachedExecutor> = {

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { FlightTimeoutError } from './errors.js';
 
 export interface FlightRunOptions {
@@ -33,6 +33,7 @@ interface Flight {
 @Injectable()
 export class FlightRegistry {
   private readonly flights = new Map<string, Flight>();
+  private readonly logger = new Logger('SingleFlight');
 
   /** Flights in progress. */
   get size(): number {
@@ -75,6 +76,8 @@ export class FlightRegistry {
     if (hardTimeout !== undefined) {
       flight.hardTimer = setTimeout(() => {
         const error = new FlightTimeoutError(key, hardTimeout, 'flight', flight.controller !== undefined);
+        // Once per flight; its callers get the error (a 503 over HTTP), which Nest does not log again.
+        this.logger.error(`${error.message} (${flight.waiters} caller${flight.waiters === 1 ? '' : 's'} waiting)`);
         reject(error);
         this.drop(key, flight);
         flight.controller?.abort(error);

@@ -12,3 +12,5 @@ export type { SingleFlightModuleOptions } from './interfaces/single-flight-modul
 export type { KeyFunction, TagList } from './interfaces/method-types.interface.js';
 export type { CircuitBreakerOptions } from './circuit-breaker.js';
 export { devalueSerializer, type ValueSerializer } from './value-codec.js';
+export type { DecodeLimits } from './value-limits.js';
+export type { SigningSecret } from './entry-signature.js';

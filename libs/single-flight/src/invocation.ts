@@ -18,6 +18,8 @@ export interface Invocation {
   keyParts: readonly unknown[];
   /** The caller's own cancellation. */
   signal?: AbortSignal;
+  /** JSON follows (a handler's response): a value JSON cannot write is neither cached nor taken from the cache. */
+  json: boolean;
   /** Runs the method; `signal` is the flight's (or, without a flight, the caller's own). */
   load(signal: AbortSignal | undefined): unknown;
 }
@@ -54,6 +56,7 @@ export function providerInvocation(instance: object, trampoline: AnyFunction, or
     fnArgs: keyArgs,
     keyParts: keyArgs,
     signal,
+    json: false,
     // The method sees the flight's signal where its caller passed one, never the caller's own.
     load: (loadSignal) => original.apply(instance, signal ? args.map((arg) => (isAbortSignal(arg) ? loadSignal : arg)) : args),
   };
@@ -72,6 +75,7 @@ export function handlerInvocation(context: ExecutionContext, next: CallHandler, 
     scope: scopeOf(meta, className, name),
     meta,
     self: undefined,
+    json: true,
     load: () => lastValueFrom(next.handle(), { defaultValue: undefined }),
   };
   switch (context.getType()) {

@@ -3,6 +3,8 @@ import type { SingleFlightModuleOptions } from './interfaces/single-flight-modul
 import { DEFAULT_CIRCUIT_BREAKER, DEFAULT_HARD_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_STORE_TIMEOUT } from './single-flight.constants.js';
 import { validateOptions } from './validate-options.js';
 import { devalueSerializer, type ValueSerializer } from './value-codec.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './value-limits.js';
+import { EntrySignature } from './entry-signature.js';
 
 /** The module options, checked and with their defaults. */
 export interface ExecutorSettings {
@@ -17,6 +19,9 @@ export interface ExecutorSettings {
   freeze: boolean;
   enabled: boolean;
   serializer: ValueSerializer;
+  decodeLimits: Required<DecodeLimits>;
+  /** Signs and verifies entries; undefined without a `secret`. */
+  signature?: EntrySignature;
 }
 
 /** Validates the options of `forRoot()` or `forRootAsync()` (named in errors by `where`) and fills in the defaults. */
@@ -33,12 +38,16 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
     freeze: 'boolean',
     serializer: 'object',
     enabled: 'boolean',
+    decodeLimits: 'object',
+    secret: 'secret',
     // ConfigurableModuleBuilder passes its extras along with the options.
     isGlobal: 'boolean',
   });
   const circuitBreaker = options.circuitBreaker === false ? false : { ...DEFAULT_CIRCUIT_BREAKER, ...options.circuitBreaker };
   if (circuitBreaker) validateOptions(`${where} circuitBreaker`, circuitBreaker, { failureThreshold: 'positive', resetTimeout: 'positive' });
   if (options.serializer) validateOptions(`${where} serializer`, options.serializer, { encode: 'function', decode: 'function' });
+  const decodeLimits = { ...DEFAULT_DECODE_LIMITS, ...options.decodeLimits };
+  validateOptions(`${where} decodeLimits`, decodeLimits, { maxLength: 'count', maxDepth: 'count' });
   return {
     keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
     ttl: options.ttl,
@@ -51,5 +60,7 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
     freeze: options.freeze ?? false,
     enabled: options.enabled ?? true,
     serializer: options.serializer ?? devalueSerializer,
+    decodeLimits,
+    signature: options.secret === undefined ? undefined : new EntrySignature(options.secret),
   };
 }

@@ -1,4 +1,4 @@
-import { readEntry, tokenOf, writeEntry } from './cache-entry.js';
+import { tokenOf, type EntryFormat } from './cache-entry.js';
 import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues, SharedValue } from './caller-value.js';
 import type { Invocation } from './invocation.js';
@@ -21,6 +21,7 @@ export class ReadThrough {
     private readonly tags: TagInvalidation,
     private readonly values: CallerValues,
     private readonly defaultTtl: number | undefined,
+    private readonly entries: EntryFormat,
   ) {}
 
   /** `load` runs the method (inv.load, or a wrapper of it). */
@@ -29,21 +30,21 @@ export class ReadThrough {
     const { run, untrack } = this.tags.track(key, tags);
     try {
       const readAt = callClock.now();
-      const read = await this.layout.read(key, this.tags.tokenKeys(tags), (entry, tokens) => readEntry(entry, tokens.map(tokenOf)) !== undefined);
+      const read = await this.layout.read(key, this.tags.tokenKeys(tags), (entry, tokens) => this.entries.isCurrent(entry, tokens.map(tokenOf)));
       const current = read?.tokens.map(tokenOf);
       // An invalidation of these tags that the store has not taken yet: whatever it holds is suspect.
-      const text = read && !this.tags.isPending(tags) ? readEntry(read.entry, current!) : undefined;
+      const text = read && !this.tags.isPending(tags) ? this.entries.read(key, read.entry, current!) : undefined;
       if (text !== undefined) {
-        const hit = this.values.fromStored(text, inv.where, key, freeze);
+        const hit = this.values.fromStored(text, inv.where, key, freeze, inv.json);
         if (hit) return { value: hit, freshAt: readAt, tags, tokens: current as string[] };
       }
       const tokens = read && (await this.tags.tokensForLoad(tags, current!));
       const loadAt = callClock.now();
-      const value = this.values.fromResult(await load(signal), inv.where, key, freeze);
+      const value = this.values.fromResult(await load(signal), inv.where, key, freeze, inv.json);
       // Nothing is written without tokens (the store failed), nor by a run evicted here meanwhile:
       // its entry would be stale on arrival, and could replace a fresher one.
       if (tokens && !run.detached && value.text !== undefined) {
-        await this.layout.writeEntry(key, writeEntry(tokens, value.text), ttlOf(inv.meta, this.defaultTtl));
+        await this.layout.writeEntry(key, this.entries.write(key, tokens, value.text), ttlOf(inv.meta, this.defaultTtl));
       }
       return { value, freshAt: loadAt, tags, tokens };
     } finally {

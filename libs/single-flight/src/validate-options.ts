@@ -1,11 +1,16 @@
 import { showValue, SingleFlightConfigError } from './errors.js';
 
-type Rule = 'positive' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string';
+type Rule = 'positive' | 'count' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string' | 'secret';
 
 const isTag = (t: unknown): boolean => (typeof t === 'string' && t.length > 0) || typeof t === 'function';
 
+/** A signing key: long enough that guessing it is not an option (see EntrySignature). */
+const isSecret = (v: unknown): boolean => (typeof v === 'string' || Buffer.isBuffer(v)) && Buffer.byteLength(v) >= 16;
+
 const valid: Record<Rule, (value: unknown) => boolean> = {
   positive: (v) => typeof v === 'number' && Number.isFinite(v) && v > 0,
+  count: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v > 0,
+  secret: (v) => isSecret(v) || (Array.isArray(v) && v.length > 0 && v.every(isSecret)),
   function: (v) => typeof v === 'function',
   boolean: (v) => typeof v === 'boolean',
   string: (v) => typeof v === 'string',
@@ -17,6 +22,8 @@ const valid: Record<Rule, (value: unknown) => boolean> = {
 
 const expected: Record<Rule, string> = {
   positive: 'a positive number of milliseconds',
+  count: 'a positive integer',
+  secret: 'a string or Buffer of at least 16 bytes (32 random bytes are best), or a non-empty array of them (the first signs, all verify)',
   function: 'a function',
   boolean: 'a boolean',
   string: 'a string',
@@ -38,7 +45,9 @@ export function validateOptions(where: string, options: unknown, rules: Record<s
     if (value !== undefined && !valid[rule](value)) {
       // Configuration read from the environment arrives as strings.
       const hint = rule === 'positive' && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? ' (a string: convert it with Number())' : '';
-      throw new SingleFlightConfigError(`${where}: option "${name}" must be ${expected[rule]}, got ${showValue(value)}${hint}`);
+      // A secret is never shown, even a bad one: it may be a real one, cut short.
+      const got = rule === 'secret' ? `${Array.isArray(value) ? 'an array' : typeof value}${typeof value === 'string' || Buffer.isBuffer(value) ? ` of ${Buffer.byteLength(value)} bytes` : ''}` : showValue(value);
+      throw new SingleFlightConfigError(`${where}: option "${name}" must be ${expected[rule]}, got ${got}${hint}`);
     }
   }
 }

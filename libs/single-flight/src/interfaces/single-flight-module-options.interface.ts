@@ -1,5 +1,7 @@
 import type { CircuitBreakerOptions } from '../circuit-breaker.js';
+import type { SigningSecret } from '../entry-signature.js';
 import type { ValueSerializer } from '../value-codec.js';
+import type { DecodeLimits } from '../value-limits.js';
 
 export interface SingleFlightModuleOptions {
   /** Default entry ttl (ms) for `@Cached`. Default: CACHE_MANAGER's default ttl; with none, entries never expire. */
@@ -29,6 +31,17 @@ export interface SingleFlightModuleOptions {
   freeze?: boolean;
   /** How values are written to the store. Default: devalue. */
   serializer?: ValueSerializer;
+  /**
+   * Bounds on what a cache entry may decode to; an entry beyond them is a miss (and replaced), and a
+   * value beyond them is not cached. Default `{ maxLength: 8 MiB, maxDepth: 64 }`.
+   */
+  decodeLimits?: DecodeLimits;
+  /**
+   * Signs every entry (HMAC-SHA256 of its content and key): one that does not verify is a miss, so
+   * write access to the store is not enough to feed the application data. At least 16 bytes; an
+   * array while rotating (the first signs, all verify). Keep it out of the code (an env variable).
+   */
+  secret?: SigningSecret;
   /** `false` is a kill switch: decorated methods run as if undecorated. Default `true`. */
   enabled?: boolean;
 }

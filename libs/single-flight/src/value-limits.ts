@@ -1,0 +1,106 @@
+import { types } from 'node:util';
+
+/**
+ * What a decoded cache entry may be. A shared store is writable by others, so an entry is only
+ * taken when it is something the library itself would have written: it bounds what decoding may
+ * produce, since a few hundred bytes of shared references can expand into a response of many
+ * megabytes, and nesting into a stack overflow. The same check runs on every value before it is
+ * written, so nothing the library writes is refused when read.
+ */
+export interface DecodeLimits {
+  /**
+   * Characters at most, both of an entry's stored text and of the value it decodes to, counted as
+   * JSON would write it (every shared reference expanded where it appears). Default 8 MiB.
+   */
+  maxLength?: number;
+  /** Nesting depth at most of a value. Default 64. */
+  maxDepth?: number;
+}
+
+export const DEFAULT_DECODE_LIMITS: Required<DecodeLimits> = { maxLength: 8 * 1024 * 1024, maxDepth: 64 };
+
+/** A value beyond the decode limits, or one JSON cannot write where JSON follows. */
+export class ValueLimitError extends Error {}
+
+/** Roughly what JSON writes for objects with no text of their own (a Date, a RegExp, a URL). */
+const LEAF_LENGTH = 32;
+
+/**
+ * Throws a ValueLimitError for a value beyond `limits`: longer than `maxLength` once its shared
+ * references are expanded (a cycle expands forever), or deeper than `maxDepth`. With `json` (a
+ * handler's response: JSON follows), also for a BigInt, which JSON cannot write.
+ * Linear in the value's distinct objects: shared parts are measured once.
+ */
+export function checkValue(value: unknown, limits: Required<DecodeLimits>, json: boolean): void {
+  if (typeof value !== 'object' || value === null) return void lengthOf(value, json);
+  new ValueMeasure(limits, json).measure(value, 1);
+}
+
+/** Characters JSON would take for a primitive. */
+function lengthOf(value: unknown, json: boolean): number {
+  switch (typeof value) {
+    case 'string':
+      return value.length + 2;
+    case 'bigint':
+      if (json) throw new ValueLimitError('it holds a BigInt, which JSON cannot write');
+      return value.toString().length;
+    case 'number':
+      return 8;
+    default:
+      return 4;
+  }
+}
+
+class ValueMeasure {
+  /** Expanded length and height of each object measured; -1: being measured (met again: a cycle). */
+  private readonly lengths = new Map<object, number>();
+  private readonly heights = new Map<object, number>();
+
+  constructor(
+    private readonly limits: Required<DecodeLimits>,
+    private readonly json: boolean,
+  ) {}
+
+  /** The expanded length of `value` at `depth`, and its height in `this.heights`. */
+  measure(value: object, depth: number): number {
+    const known = this.lengths.get(value);
+    if (known === -1) throw new ValueLimitError('it holds a cycle');
+    if (known !== undefined) {
+      this.deepEnough(depth + this.heights.get(value)! - 1);
+      return known;
+    }
+    this.deepEnough(depth);
+    this.lengths.set(value, -1);
+    let length = 2;
+    let height = 1;
+    const child = (item: unknown) => {
+      if (typeof item !== 'object' || item === null) return lengthOf(item, this.json) + 1;
+      const itemLength = this.measure(item, depth + 1);
+      height = Math.max(height, this.heights.get(item)! + 1);
+      return itemLength + 1;
+    };
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) length += child(value[i]);
+    } else if (types.isMap(value)) {
+      for (const [k, v] of value as Map<unknown, unknown>) length += child(k) + child(v);
+    } else if (types.isSet(value)) {
+      for (const item of value as Set<unknown>) length += child(item);
+    } else if (ArrayBuffer.isView(value)) {
+      length += value.byteLength * 2;
+    } else if (types.isArrayBuffer(value)) {
+      length += value.byteLength * 2;
+    } else if (types.isDate(value) || types.isRegExp(value) || types.isBoxedPrimitive(value) || value instanceof URL || value instanceof URLSearchParams) {
+      length += String(value).length + LEAF_LENGTH;
+    } else {
+      for (const key of Object.keys(value)) length += key.length + 3 + child((value as Record<string, unknown>)[key]);
+    }
+    if (length > this.limits.maxLength) throw new ValueLimitError(`it is longer than ${this.limits.maxLength} characters (decodeLimits.maxLength) once its shared references are expanded`);
+    this.lengths.set(value, length);
+    this.heights.set(value, height);
+    return length;
+  }
+
+  private deepEnough(depth: number): void {
+    if (depth > this.limits.maxDepth) throw new ValueLimitError(`it is nested deeper than ${this.limits.maxDepth} levels (decodeLimits.maxDepth)`);
+  }
+}

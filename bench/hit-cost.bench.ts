@@ -54,17 +54,24 @@ async function measure(label: string, stores?: ReturnType<typeof redisKeyv>[]) {
   const app = await benchApp([Reads], stores, { ttl: 600_000 });
   const reads = app.get(Reads);
   for (const method of ['handWritten', 'handWrittenTyped', 'wrap', 'decorated', 'frozen'] as const) await reads[method](1); // prime
+  // The same reads with signed entries (`secret`): the HMAC check is the difference.
+  const signedApp = await benchApp([Reads], stores, { ttl: 600_000, secret: 'a bench secret of 32 characters!' });
+  const signed = signedApp.get(Reads);
+  await signed.decorated(2);
+  await signed.frozen(2);
   const bench = new Bench({ time: 600, warmupTime: 150 });
   bench
     .add('hand-written cache.get', () => reads.handWritten(1))
     .add("cache-manager's wrap", () => reads.wrap(1))
     .add('hand-written cache.get + devalue.parse (a typed copy)', () => reads.handWrittenTyped(1))
     .add('@Cached + @SingleFlight', () => reads.decorated(1))
-    .add('@Cached({ freeze: true }) + @SingleFlight', () => reads.frozen(1));
+    .add('@Cached({ freeze: true }) + @SingleFlight', () => reads.frozen(1))
+    .add('@Cached + @SingleFlight, signed entries (secret)', () => signed.decorated(2))
+    .add('@Cached({ freeze: true }) + @SingleFlight, signed entries', () => signed.frozen(2));
   await bench.run();
   console.log(`\nA cache hit of a 20-row page, ${label}; baseline: hand-written cache.get`);
   console.table(costTable(bench));
-  await app.close();
+  await Promise.all([app.close(), signedApp.close()]);
 }
 
 await measure('memory store (hand-written and wrap hand back the cached object itself: no copy, shared mutations)');

@@ -52,52 +52,79 @@ function lengthOf(value: unknown, json: boolean): number {
 }
 
 class ValueMeasure {
-  /** Expanded length and height of each object measured; -1: being measured (met again: a cycle). */
+  /** Expanded length of each object measured; -1: being measured (met again: a cycle). */
   private readonly lengths = new Map<object, number>();
+  /** Height of each object measured, for a shared one met again deeper. */
   private readonly heights = new Map<object, number>();
+  /** Height of the object measured last. */
+  private height = 0;
 
   constructor(
     private readonly limits: Required<DecodeLimits>,
     private readonly json: boolean,
   ) {}
 
-  /** The expanded length of `value` at `depth`, and its height in `this.heights`. */
+  /** The expanded length of `value` at `depth`; its height is left in `this.height`. */
   measure(value: object, depth: number): number {
     const known = this.lengths.get(value);
-    if (known === -1) throw new ValueLimitError('it holds a cycle');
     if (known !== undefined) {
-      this.deepEnough(depth + this.heights.get(value)! - 1);
+      if (known === -1) throw new ValueLimitError('it holds a cycle');
+      this.height = this.heights.get(value)!;
+      this.deepEnough(depth + this.height - 1);
       return known;
     }
     this.deepEnough(depth);
     this.lengths.set(value, -1);
     let length = 2;
     let height = 1;
-    const child = (item: unknown) => {
-      if (typeof item !== 'object' || item === null) return lengthOf(item, this.json) + 1;
-      const itemLength = this.measure(item, depth + 1);
-      height = Math.max(height, this.heights.get(item)! + 1);
-      return itemLength + 1;
-    };
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) length += child(value[i]);
+    // Plain objects and arrays first: they are nearly all there is.
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      for (const key in value) {
+        length += key.length + 4 + this.child((value as Record<string, unknown>)[key], depth);
+        if (this.height >= height) height = this.height + 1;
+      }
+    } else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        length += 1 + this.child(value[i], depth);
+        if (this.height >= height) height = this.height + 1;
+      }
+    } else if (value instanceof Date || value instanceof RegExp || value instanceof URL || value instanceof URLSearchParams || types.isBoxedPrimitive(value)) {
+      length += LEAF_LENGTH + (value instanceof Date ? 0 : String(value).length);
+    } else if (ArrayBuffer.isView(value) || types.isArrayBuffer(value)) {
+      length += (value as ArrayBuffer).byteLength * 2;
     } else if (types.isMap(value)) {
-      for (const [k, v] of value as Map<unknown, unknown>) length += child(k) + child(v);
+      for (const [k, v] of value as Map<unknown, unknown>) {
+        length += 2 + this.child(k, depth);
+        if (this.height >= height) height = this.height + 1;
+        length += this.child(v, depth);
+        if (this.height >= height) height = this.height + 1;
+      }
     } else if (types.isSet(value)) {
-      for (const item of value as Set<unknown>) length += child(item);
-    } else if (ArrayBuffer.isView(value)) {
-      length += value.byteLength * 2;
-    } else if (types.isArrayBuffer(value)) {
-      length += value.byteLength * 2;
-    } else if (types.isDate(value) || types.isRegExp(value) || types.isBoxedPrimitive(value) || value instanceof URL || value instanceof URLSearchParams) {
-      length += String(value).length + LEAF_LENGTH;
+      for (const item of value as Set<unknown>) {
+        length += 1 + this.child(item, depth);
+        if (this.height >= height) height = this.height + 1;
+      }
     } else {
-      for (const key of Object.keys(value)) length += key.length + 3 + child((value as Record<string, unknown>)[key]);
+      for (const key of Object.keys(value)) {
+        length += key.length + 4 + this.child((value as Record<string, unknown>)[key], depth);
+        if (this.height >= height) height = this.height + 1;
+      }
     }
     if (length > this.limits.maxLength) throw new ValueLimitError(`it is longer than ${this.limits.maxLength} characters (decodeLimits.maxLength) once its shared references are expanded`);
     this.lengths.set(value, length);
     this.heights.set(value, height);
+    this.height = height;
     return length;
+  }
+
+  /** A member's length; `this.height` is its height (0 for a primitive). */
+  private child(item: unknown, depth: number): number {
+    if (typeof item !== 'object' || item === null) {
+      this.height = 0;
+      return lengthOf(item, this.json);
+    }
+    return this.measure(item, depth + 1);
   }
 
   private deepEnough(depth: number): void {

@@ -1,4 +1,5 @@
-import { CacheModule } from '@nestjs/cache-manager';
+import { CACHE_MANAGER, CacheModule } from '@nestjs/cache-manager';
+import type { Cache } from 'cache-manager';
 import { Injectable, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
@@ -78,6 +79,29 @@ describe('README snippets', () => {
     }).compile();
     await app.init();
     await expect(app.get(Greetings).hello('ada')).resolves.toBe('hello ada');
+    await app.close();
+  });
+
+  it('signed entries: the secret from ConfigService (Faults and hostile input); entries are written signed', async () => {
+    const app = await Test.createTestingModule({
+      imports: [
+        ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ CACHE_SECRET: 'k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u' })] }),
+        CacheModule.register({ isGlobal: true }),
+        SingleFlightModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [ConfigService],
+          useFactory: (config: ConfigService) => ({
+            ttl: 60_000,
+            // 32 random bytes: openssl rand -base64 32. While rotating: [newSecret, oldSecret].
+            secret: config.getOrThrow<string>('CACHE_SECRET'),
+          }),
+        }),
+      ],
+      providers: [Greetings],
+    }).compile();
+    await app.init();
+    await expect(app.get(Greetings).hello('ada')).resolves.toBe('hello ada');
+    await expect(app.get<Cache>(CACHE_MANAGER).get('sf:Greetings.hello:["ada"]')).resolves.toMatch(/^sf2s\|/);
     await app.close();
   });
 

@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { SingleFlightModule } from '@app/single-flight';
 import type { MemoryCacheLimits } from './cache/bounded-memory-store.js';
 import { AppCacheModule } from './cache/cache.module.js';
-import type { AppConfig } from './config/app-config.js';
+import { DEFAULT_HARD_TIMEOUT_MS, type AppConfig } from './config/app-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IncidentsModule } from './incidents/incidents.module.js';
@@ -19,9 +19,9 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        DatabaseModule.forRoot(config.databaseUrl),
+        DatabaseModule.forRoot(config.databaseUrl, config.statementTimeoutMs),
         AppCacheModule.forRoot(config.redisUrl, config.memoryCacheLimits),
-        SingleFlightModule.forRoot({ ttl: 30_000, keyPrefix: config.cacheKeyPrefix, enabled: config.singleFlight }),
+        SingleFlightModule.forRoot({ ttl: 30_000, keyPrefix: config.cacheKeyPrefix, enabled: config.singleFlight, hardTimeout: config.hardTimeoutMs ?? DEFAULT_HARD_TIMEOUT_MS }),
         IncidentsModule,
         HealthModule,
       ],

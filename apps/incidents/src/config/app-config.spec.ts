@@ -2,13 +2,37 @@ import { ConfigError, configFromEnv, redact } from './app-config.js';
 
 describe('configuration from the environment', () => {
   it('defaults to the embedded database, the memory cache, port 3000 and the decorators on', () => {
-    expect(configFromEnv({})).toEqual({ databaseUrl: undefined, redisUrl: undefined, port: 3000, singleFlight: true, cacheKeyPrefix: 'incidents:' });
+    expect(configFromEnv({})).toEqual({
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      port: 3000,
+      singleFlight: true,
+      cacheKeyPrefix: 'incidents:',
+      statementTimeoutMs: 5_000,
+      hardTimeoutMs: 10_000,
+    });
   });
 
   it('reads every variable', () => {
     expect(
-      configFromEnv({ DATABASE_URL: 'postgres://u:p@db:5432/x', REDIS_URL: 'redis://cache:6379', PORT: '8080', SINGLE_FLIGHT: 'off', CACHE_KEY_PREFIX: 'a:' }),
-    ).toEqual({ databaseUrl: 'postgres://u:p@db:5432/x', redisUrl: 'redis://cache:6379', port: 8080, singleFlight: false, cacheKeyPrefix: 'a:' });
+      configFromEnv({
+        DATABASE_URL: 'postgres://u:p@db:5432/x',
+        REDIS_URL: 'redis://cache:6379',
+        PORT: '8080',
+        SINGLE_FLIGHT: 'off',
+        CACHE_KEY_PREFIX: 'a:',
+        DB_STATEMENT_TIMEOUT_MS: '250',
+        SINGLE_FLIGHT_HARD_TIMEOUT_MS: '2000',
+      }),
+    ).toEqual({
+      databaseUrl: 'postgres://u:p@db:5432/x',
+      redisUrl: 'redis://cache:6379',
+      port: 8080,
+      singleFlight: false,
+      cacheKeyPrefix: 'a:',
+      statementTimeoutMs: 250,
+      hardTimeoutMs: 2_000,
+    });
   });
 
   it.each([
@@ -18,6 +42,10 @@ describe('configuration from the environment', () => {
     [{ DATABASE_URL: 'localhost:5432' }, /DATABASE_URL must start with postgres:\/\/ or postgresql:\/\//],
     [{ DATABASE_URL: 'not a url' }, /DATABASE_URL is not a URL/],
     [{ REDIS_URL: 'http://cache' }, /REDIS_URL must start with redis:\/\/ or rediss:\/\//],
+    [{ DB_STATEMENT_TIMEOUT_MS: '5s' }, /DB_STATEMENT_TIMEOUT_MS must be a whole number of milliseconds above 0, got "5s"/],
+    [{ DB_STATEMENT_TIMEOUT_MS: '0' }, /DB_STATEMENT_TIMEOUT_MS must be a whole number/],
+    [{ SINGLE_FLIGHT_HARD_TIMEOUT_MS: '-1' }, /SINGLE_FLIGHT_HARD_TIMEOUT_MS must be a whole number/],
+    [{ DB_STATEMENT_TIMEOUT_MS: '10000' }, /DB_STATEMENT_TIMEOUT_MS \(10000\) must be below SINGLE_FLIGHT_HARD_TIMEOUT_MS \(10000\)/],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => configFromEnv(env)).toThrow(ConfigError);
     expect(() => configFromEnv(env)).toThrow(message);

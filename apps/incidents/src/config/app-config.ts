@@ -9,7 +9,18 @@ export interface AppConfig {
   singleFlight: boolean;
   /** Prefix of the cache keys the library writes. */
   cacheKeyPrefix: string;
+  /**
+   * PostgreSQL's `statement_timeout` on the app's connections (ms; default 5,000): below
+   * `hardTimeoutMs`, so a stuck query is cancelled (a 503) and its connection freed before its
+   * flight gives up on it.
+   */
+  statementTimeoutMs?: number;
+  /** The single-flight hard timeout of every flight (ms; default 10,000). */
+  hardTimeoutMs?: number;
 }
+
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+export const DEFAULT_HARD_TIMEOUT_MS = 10_000;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -29,17 +40,32 @@ function url(name: string, value: string | undefined, protocols: string[]): stri
   return value;
 }
 
+function milliseconds(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const ms = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1) throw new ConfigError(`${name} must be a whole number of milliseconds above 0, got "${value}"`);
+  return ms;
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const port = Number(env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`PORT must be a port number, got "${env.PORT}"`);
   const switchValue = (env.SINGLE_FLIGHT ?? 'on').toLowerCase();
   if (!['on', 'off'].includes(switchValue)) throw new ConfigError(`SINGLE_FLIGHT must be "on" or "off", got "${env.SINGLE_FLIGHT}"`);
+  const statementTimeoutMs = milliseconds('DB_STATEMENT_TIMEOUT_MS', env.DB_STATEMENT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS);
+  const hardTimeoutMs = milliseconds('SINGLE_FLIGHT_HARD_TIMEOUT_MS', env.SINGLE_FLIGHT_HARD_TIMEOUT_MS, DEFAULT_HARD_TIMEOUT_MS);
+  // Otherwise a stuck query outlives its flight, holding a pool connection nobody waits for.
+  if (statementTimeoutMs >= hardTimeoutMs) {
+    throw new ConfigError(`DB_STATEMENT_TIMEOUT_MS (${statementTimeoutMs}) must be below SINGLE_FLIGHT_HARD_TIMEOUT_MS (${hardTimeoutMs})`);
+  }
   return {
     databaseUrl: url('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
     port,
     singleFlight: switchValue === 'on',
     cacheKeyPrefix: env.CACHE_KEY_PREFIX ?? 'incidents:',
+    statementTimeoutMs,
+    hardTimeoutMs,
   };
 }
 

@@ -1,8 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsUUID } from 'class-validator';
+import { IsLowercasedUuid } from './field-rules.js';
 
 export class IncidentIdParams {
   @ApiProperty({ format: 'uuid' })
-  @IsUUID()
+  @IsLowercasedUuid() // the id is the cache key and the tag: one spelling for each incident
   id: string;
 }

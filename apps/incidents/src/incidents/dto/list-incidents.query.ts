@@ -1,13 +1,12 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
 import { SEVERITIES, STATUSES, type Severity, type Status } from '../incident-event.entity.js';
+import { IsText, QueryInt } from './field-rules.js';
 
 export class ListIncidentsQuery {
-  @ApiPropertyOptional({ example: 'payments' })
+  @ApiPropertyOptional({ example: 'payments', maxLength: 64 })
   @IsOptional()
-  @IsString()
-  @Length(1, 64)
+  @IsText(1, 64)
   namespace?: string;
 
   @ApiPropertyOptional({ enum: SEVERITIES })
@@ -21,15 +20,10 @@ export class ListIncidentsQuery {
   status?: Status;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @Type(() => Number)
-  @Max(100)
-  @Min(1)
-  @IsInt() // checked first (class-validator runs the lowest first): "abc" is "not an integer"
+  @QueryInt(1, 100)
   limit: number = 20;
 
-  @ApiPropertyOptional({ minimum: 0, default: 0 })
-  @Type(() => Number)
-  @Min(0)
-  @IsInt()
+  @ApiPropertyOptional({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 })
+  @QueryInt(0)
   offset: number = 0;
 }

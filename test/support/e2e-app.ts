@@ -37,8 +37,11 @@ export interface E2eApp {
 }
 
 /** The incidents app as `npm start` builds it, on a test database, Redis with a key prefix of its own. */
-export async function startApp(databaseUrl: string, { keyPrefix, redisUrl = REDIS_URL, singleFlight = true, seed = 0 }: { keyPrefix: string; redisUrl?: string; singleFlight?: boolean; seed?: number }): Promise<E2eApp> {
-  const app = await createApp({ databaseUrl, redisUrl, port: 0, singleFlight, cacheKeyPrefix: keyPrefix }, false);
+export async function startApp(
+  databaseUrl: string,
+  { keyPrefix, redisUrl = REDIS_URL, singleFlight = true, seed = 0, cacheSecret }: { keyPrefix: string; redisUrl?: string; singleFlight?: boolean; seed?: number; cacheSecret?: string },
+): Promise<E2eApp> {
+  const app = await createApp({ databaseUrl, redisUrl, port: 0, singleFlight, cacheKeyPrefix: keyPrefix, cacheSecret }, false);
   await app.init();
   if (seed) await seedIncidents(app.get(DataSource), seed);
   return { app, sql: app.get(SqlStatementCounter), close: () => app.close() };

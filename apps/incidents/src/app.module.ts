@@ -21,7 +21,15 @@ export class AppModule {
       imports: [
         DatabaseModule.forRoot(config.databaseUrl, config.statementTimeoutMs),
         AppCacheModule.forRoot(config.redisUrl, config.memoryCacheLimits),
-        SingleFlightModule.forRoot({ ttl: 30_000, keyPrefix: config.cacheKeyPrefix, enabled: config.singleFlight, hardTimeout: config.hardTimeoutMs ?? DEFAULT_HARD_TIMEOUT_MS }),
+        SingleFlightModule.forRoot({
+          ttl: 30_000,
+          keyPrefix: config.cacheKeyPrefix,
+          enabled: config.singleFlight,
+          hardTimeout: config.hardTimeoutMs ?? DEFAULT_HARD_TIMEOUT_MS,
+          // Every cached value here ends up in a JSON response: an entry JSON cannot write is a miss, not a 500.
+          json: true,
+          secret: config.cacheSecret,
+        }),
         IncidentsModule,
         HealthModule,
       ],

@@ -58,10 +58,12 @@ export class CachedExecutor implements MethodExecutor, OnApplicationShutdown {
     if (singleFlight && insideFlightOf(key)) return inv.load(inv.signal);
     const tags = cached ? this.tags.cachedTags(inv) : NO_TAGS;
     const freeze = cached?.freeze ?? singleFlight?.freeze ?? this.settings.freeze;
+    // JSON follows: a value JSON cannot write is neither cached nor taken from the cache (value-limits.ts).
+    const json = inv.json || (cached?.json ?? this.settings.json);
     // Inside a flight, the method runs marked as that flight's work: a call back into it runs plainly.
     const load = singleFlight ? (signal: AbortSignal | undefined) => runFlightOf(key, () => inv.load(signal)) : inv.load;
     const produce = (signal: AbortSignal | undefined): Promise<Outcome> =>
-      cached ? this.readThrough!.run(key, inv, tags, load, signal, freeze) : this.loadOnly(key, inv, load, signal, freeze);
+      cached ? this.readThrough!.run(key, inv, tags, load, signal, freeze, json) : this.loadOnly(key, inv, load, signal, freeze, json);
     const first = await this.fly(key, inv, produce);
     // A caller that joined a flight evicted under it starts over (tag-invalidation.ts, rule 4).
     const outcome = await this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal) : this.fly(key, inv, produce)));
@@ -80,8 +82,8 @@ export class CachedExecutor implements MethodExecutor, OnApplicationShutdown {
     return inv.signal ? this.registry.run(key, produce, options) : this.registry.run(key, () => produce(undefined), { ...options, abortable: false });
   }
 
-  private async loadOnly(key: string, inv: Invocation, load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean): Promise<Outcome> {
-    const value = this.values.fromResult(await load(signal), inv.where, key, freeze, inv.json);
+  private async loadOnly(key: string, inv: Invocation, load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean, json: boolean): Promise<Outcome> {
+    const value = this.values.fromResult(await load(signal), inv.where, key, freeze, json);
     return { value, freshAt: Infinity, tags: NO_TAGS };
   }
 

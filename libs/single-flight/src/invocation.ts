@@ -18,7 +18,7 @@ export interface Invocation {
   keyParts: readonly unknown[];
   /** The caller's own cancellation. */
   signal?: AbortSignal;
-  /** JSON follows (a handler's response): a value JSON cannot write is neither cached nor taken from the cache. */
+  /** A handler's response: JSON follows, whatever the options say. */
   json: boolean;
   /** Runs the method; `signal` is the flight's (or, without a flight, the caller's own). */
   load(signal: AbortSignal | undefined): unknown;

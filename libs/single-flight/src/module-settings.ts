@@ -17,6 +17,7 @@ export interface ExecutorSettings {
   circuitBreaker: Required<CircuitBreakerOptions> | false;
   tagTtl?: number;
   freeze: boolean;
+  json: boolean;
   enabled: boolean;
   serializer: ValueSerializer;
   decodeLimits: Required<DecodeLimits>;
@@ -36,6 +37,7 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
     circuitBreaker: 'object',
     tagTtl: 'positive',
     freeze: 'boolean',
+    json: 'boolean',
     serializer: 'object',
     enabled: 'boolean',
     decodeLimits: 'object',
@@ -58,6 +60,7 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
     circuitBreaker,
     tagTtl: options.tagTtl,
     freeze: options.freeze ?? false,
+    json: options.json ?? false,
     enabled: options.enabled ?? true,
     serializer: options.serializer ?? devalueSerializer,
     decodeLimits,

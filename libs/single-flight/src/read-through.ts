@@ -25,7 +25,7 @@ export class ReadThrough {
   ) {}
 
   /** `load` runs the method (inv.load, or a wrapper of it). */
-  async run(key: string, inv: Invocation, tags: readonly string[], load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean): Promise<Outcome> {
+  async run(key: string, inv: Invocation, tags: readonly string[], load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean, json: boolean): Promise<Outcome> {
     // Tracked from the read on: an eviction meanwhile detaches this run from later callers.
     const { run, untrack } = this.tags.track(key, tags);
     try {
@@ -35,12 +35,12 @@ export class ReadThrough {
       // An invalidation of these tags that the store has not taken yet: whatever it holds is suspect.
       const text = read && !this.tags.isPending(tags) ? this.entries.read(key, read.entry, current!) : undefined;
       if (text !== undefined) {
-        const hit = this.values.fromStored(text, inv.where, key, freeze, inv.json);
+        const hit = this.values.fromStored(text, inv.where, key, freeze, json);
         if (hit) return { value: hit, freshAt: readAt, tags, tokens: current as string[] };
       }
       const tokens = read && (await this.tags.tokensForLoad(tags, current!));
       const loadAt = callClock.now();
-      const value = this.values.fromResult(await load(signal), inv.where, key, freeze, inv.json);
+      const value = this.values.fromResult(await load(signal), inv.where, key, freeze, json);
       // Nothing is written without tokens (the store failed), nor by a run evicted here meanwhile:
       // its entry would be stale on arrival, and could replace a fresher one.
       if (tokens && !run.detached && value.text !== undefined) {

@@ -30,6 +30,13 @@ class Pages {
     return { id, rows: [1, 2, 3].map((n) => ({ n, at: new Date(Date.UTC(2026, 0, n)) })) };
   }
 
+  /** Feeds an HTTP response (a controller returns it): JSON follows. */
+  @Cached({ ttl: 60_000, json: true })
+  async summary(id: string): Promise<{ id: string; total: number }> {
+    this.loads.push(`summary:${id}`);
+    return { id, total: 3 };
+  }
+
   @Cached({ ttl: 60_000 })
   async counter(id: string): Promise<{ id: string; views: bigint }> {
     this.loads.push(`counter:${id}`);
@@ -186,6 +193,27 @@ describe('where JSON follows (a controller handler behind CachedInterceptor)', (
     for (let i = 0; i < 5; i++) await request(http.getHttpServer()).get('/pages/7').expect(200, { id: '7', total: 3 });
     expect(http.get(PagesController).loads).toBe(2);
     expect(warnings.join('\n')).toMatch(/it holds a BigInt, which JSON cannot write/);
+  });
+});
+
+describe('where JSON follows a provider method (`json: true` on @Cached, or forRoot({ json: true }))', () => {
+  it('an entry holding a BigInt is a miss and is replaced', async () => {
+    await start();
+    const pages = app.get(Pages);
+    await pages.summary('a');
+    await raw.set(await entryKey('Pages.summary'), asStored(`sf2||${devalue.stringify({ id: 'a', total: 3n })}`));
+    await expect(pages.summary('a')).resolves.toEqual({ id: 'a', total: 3 });
+    await expect(pages.summary('a')).resolves.toEqual({ id: 'a', total: 3 });
+    expect(pages.loads).toEqual(['summary:a', 'summary:a']);
+  });
+
+  it('forRoot({ json: true }) makes it the default: a method returning a BigInt is not cached, with one warning', async () => {
+    await start({ json: true });
+    const pages = app.get(Pages);
+    await pages.counter('a');
+    await pages.counter('a');
+    expect(pages.loads).toEqual(['counter:a', 'counter:a']);
+    expect(warnings.filter((w) => /Pages\.counter returned a value the cache cannot represent faithfully \(it holds a BigInt, which JSON cannot write\)/.test(w))).toHaveLength(1);
   });
 });
 

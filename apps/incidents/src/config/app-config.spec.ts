@@ -10,7 +10,13 @@ describe('configuration from the environment', () => {
       cacheKeyPrefix: 'incidents:',
       statementTimeoutMs: 5_000,
       hardTimeoutMs: 10_000,
+      cacheSecret: undefined,
     });
+  });
+
+  it('takes CACHE_SECRET of at least 16 bytes, and refuses a shorter one without showing it', () => {
+    expect(configFromEnv({ CACHE_SECRET: 'k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u' }).cacheSecret).toBe('k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u');
+    expect(() => configFromEnv({ CACHE_SECRET: 'hunter2' })).toThrow(new ConfigError('CACHE_SECRET must be at least 16 bytes (openssl rand -base64 32 makes one), got 7'));
   });
 
   it('reads every variable', () => {
@@ -23,6 +29,7 @@ describe('configuration from the environment', () => {
         CACHE_KEY_PREFIX: 'a:',
         DB_STATEMENT_TIMEOUT_MS: '250',
         SINGLE_FLIGHT_HARD_TIMEOUT_MS: '2000',
+        CACHE_SECRET: 'k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u',
       }),
     ).toEqual({
       databaseUrl: 'postgres://u:p@db:5432/x',
@@ -32,6 +39,7 @@ describe('configuration from the environment', () => {
       cacheKeyPrefix: 'a:',
       statementTimeoutMs: 250,
       hardTimeoutMs: 2_000,
+      cacheSecret: 'k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u',
     });
   });
 

@@ -17,6 +17,8 @@ export interface AppConfig {
   statementTimeoutMs?: number;
   /** The single-flight hard timeout of every flight (ms; default 10,000). */
   hardTimeoutMs?: number;
+  /** `CACHE_SECRET`: cache entries are signed with it, so write access to Redis cannot feed the app data. */
+  cacheSecret?: string;
 }
 
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
@@ -66,7 +68,15 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     cacheKeyPrefix: env.CACHE_KEY_PREFIX ?? 'incidents:',
     statementTimeoutMs,
     hardTimeoutMs,
+    cacheSecret: secret('CACHE_SECRET', env.CACHE_SECRET),
   };
+}
+
+/** A signing key: at least 16 bytes, and never shown, not even when it is refused. */
+function secret(name: string, value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (Buffer.byteLength(value) < 16) throw new ConfigError(`${name} must be at least 16 bytes (openssl rand -base64 32 makes one), got ${Buffer.byteLength(value)}`);
+  return value;
 }
 
 /** Where credentials would show in logs. */

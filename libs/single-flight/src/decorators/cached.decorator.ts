@@ -24,6 +24,7 @@ export function Cached<A extends unknown[] = any[], This = any>(options: CachedO
       tags: 'tags',
       namespace: 'namespace',
       freeze: 'boolean',
+      json: 'boolean',
     });
     return decorateMethod(target, propertyKey, descriptor, CACHED_METADATA, '@Cached()', options);
   }) as never;

@@ -14,6 +14,12 @@ export interface CachedOptions<A extends unknown[] = any[], This = any> {
   namespace?: string;
   /** Hand every caller one deeply frozen value instead of its own copy (hot paths). */
   freeze?: boolean;
+  /**
+   * The value is sent as JSON (the method feeds an HTTP response): a value JSON cannot write (a
+   * BigInt) is neither cached nor taken from the cache, so a forged entry cannot turn into a 500.
+   * Default: the module's `json` (false); always on for controller handlers.
+   */
+  json?: boolean;
 }
 
 export type { KeyFunction };

@@ -42,6 +42,8 @@ export interface SingleFlightModuleOptions {
    * array while rotating (the first signs, all verify). Keep it out of the code (an env variable).
    */
   secret?: SigningSecret;
+  /** Default for `json` on `@Cached`: every cached value is sent as JSON (an HTTP API). Default `false`. */
+  json?: boolean;
   /** `false` is a kill switch: decorated methods run as if undecorated. Default `true`. */
   enabled?: boolean;
 }

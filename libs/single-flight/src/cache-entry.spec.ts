@@ -1,4 +1,5 @@
-import { readEntry, tokenOf, writeEntry } from './cache-entry.js';
+import { EntryFormat, readEntry, tokenOf, writeEntry } from './cache-entry.js';
+import { EntrySignature } from './entry-signature.js';
 
 /** Tokens as the library reads them from the store. */
 const current = (...stored: unknown[]) => stored.map(tokenOf);
@@ -62,5 +63,30 @@ describe('cache entry format', () => {
 
   it('sf1 untagged entries are misses too (they are never read, whatever their tokens)', () => {
     expect(readEntry('sf1||[1]', [])).toBeUndefined();
+  });
+
+  describe('signed (a module secret)', () => {
+    const signed = () => new EntryFormat(new EntrySignature('0123456789abcdef0123'));
+
+    it('reads back what it wrote, under its key and tokens only', () => {
+      const format = signed();
+      const raw = format.write('k1', ['t1'], '[1]');
+      expect(raw).toMatch(/^sf2s\|[\w-]{43}\|t1\|\[1\]$/);
+      expect(format.read('k1', raw, ['t1'])).toBe('[1]');
+      expect(format.read('k1', raw, ['t2'])).toBeUndefined();
+      expect(format.read('k2', raw, ['t1'])).toBeUndefined();
+      expect(format.isCurrent(raw, ['t1'])).toBe(true);
+      expect(format.isCurrent(raw, ['t2'])).toBe(false);
+    });
+
+    it('an unsigned entry, or one changed after signing, is a miss, also after the same key verified another entry', () => {
+      const format = signed();
+      const raw = format.write('k1', [], '[1]');
+      expect(format.read('k1', raw, [])).toBe('[1]'); // remembered as verified
+      expect(format.read('k1', writeEntry([], '[1]'), [])).toBeUndefined();
+      expect(format.read('k1', raw.replace('[1]', '[2]'), [])).toBeUndefined();
+      expect(format.read('k1', raw, [])).toBe('[1]');
+      expect(new EntryFormat().read('k1', raw, [])).toBeUndefined(); // unsigned mode does not read signed entries
+    });
   });
 });

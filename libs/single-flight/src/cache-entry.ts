@@ -35,8 +35,15 @@ function contentAt(raw: string, start: number, currentTokens: readonly (string |
   return raw.slice(end + 1);
 }
 
+/** Entries whose signature verified, remembered per key (at most, and only small ones): a hit on an unchanged entry costs a string comparison, not an HMAC. */
+const VERIFIED_KEPT = 1_000;
+const VERIFIED_MAX_LENGTH = 64 * 1024;
+
 /** Entries as this application writes them: signed when the module has a `secret`. */
 export class EntryFormat {
+  /** Key -> the last entry that verified under it. */
+  private readonly verified = new Map<string, string>();
+
   constructor(private readonly signature?: EntrySignature) {}
 
   write(key: string, tokens: readonly string[], text: string): string {
@@ -57,7 +64,14 @@ export class EntryFormat {
     if (signatureEnd < 0) return undefined;
     const text = contentAt(raw, signatureEnd + 1, currentTokens);
     if (text === undefined) return undefined;
-    return this.signature.verify(key, raw.slice(signatureEnd + 1), raw.slice(SIGNED.length, signatureEnd)) ? text : undefined;
+    if (this.verified.get(key) === raw) return text;
+    if (!this.signature.verify(key, raw.slice(signatureEnd + 1), raw.slice(SIGNED.length, signatureEnd))) return undefined;
+    if (raw.length <= VERIFIED_MAX_LENGTH) {
+      this.verified.delete(key);
+      this.verified.set(key, raw);
+      if (this.verified.size > VERIFIED_KEPT) this.verified.delete(this.verified.keys().next().value!);
+    }
+    return text;
   }
 
   /** Whether `raw` was recorded under `currentTokens` (its signature is checked when it is read). */

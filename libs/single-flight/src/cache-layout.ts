@@ -37,9 +37,13 @@ export class CacheLayout {
     return [...this.front, this.shared].map((s) => s.store.namespace).filter((ns): ns is string => typeof ns === 'string' && ns.length > 0);
   }
 
-  /** Is the shared tier known to be down? Then invalidations are queued at once instead of waiting for it. */
+  /** Since when (Date.now) the shared tier's circuit has been open; undefined while it is closed. */
+  get sharedOpenSince(): number | undefined {
+    return this.shared.breaker?.openSince;
+  }
+
   get sharedCircuitOpen(): boolean {
-    return this.shared.breaker?.isOpen ?? false;
+    return this.sharedOpenSince !== undefined;
   }
 
   /** The shared tier's breaker, for tests and diagnostics. */

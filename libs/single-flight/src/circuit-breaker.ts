@@ -32,6 +32,11 @@ export class CircuitBreaker {
     return this.openedAt !== undefined;
   }
 
+  /** When the circuit last opened (Date.now), while it is open. */
+  get openSince(): number | undefined {
+    return this.openedAt;
+  }
+
   /** May an operation go to the store now? When the circuit is half-open, this takes the one probe. */
   allow(): boolean {
     if (this.openedAt === undefined) return true;

@@ -86,6 +86,8 @@ export class TagInvalidation {
   private tokenTtl = 0;
   /** Invalidations the store did not take, retried (rule 3). */
   readonly retries: InvalidationRetries;
+  /** When (Date.now) the shared store last took a token write. */
+  private lastTokenWrite = 0;
 
   constructor(
     private readonly layout: CacheLayout | undefined,
@@ -153,7 +155,7 @@ export class TagInvalidation {
       }
     }
     if (!this.layout || tags.length === 0) return;
-    if (this.layout.sharedCircuitOpen) return this.retries.add(tags);
+    if (this.storeKnownDown()) return this.retries.add(tags);
     const mark = this.retries.mark();
     if (await this.writeFreshTokens(tags)) this.retries.settled(tags, mark);
     else this.retries.add(tags);
@@ -169,9 +171,22 @@ export class TagInvalidation {
     this.retries.stop();
   }
 
+  /**
+   * Known down: its circuit is open, and no token write has succeeded since it opened. Once a
+   * retry gets through (the store is back, though the circuit has not probed it yet), writes wait
+   * for the store again: other processes, whose circuits may have closed already, must not read
+   * an entry the caller's acknowledged write has outdated.
+   */
+  private storeKnownDown(): boolean {
+    const since = this.layout!.sharedOpenSince;
+    return since !== undefined && this.lastTokenWrite < since;
+  }
+
   /** A fresh token per tag, written to the shared store even while its circuit is open. */
-  private writeFreshTokens(tags: readonly string[]): Promise<boolean> {
-    return this.layout!.writeTokens(tags.map((tag) => ({ key: tagKey(this.keyPrefix, tag), value: newToken() })), this.tokenTtl);
+  private async writeFreshTokens(tags: readonly string[]): Promise<boolean> {
+    const written = await this.layout!.writeTokens(tags.map((tag) => ({ key: tagKey(this.keyPrefix, tag), value: newToken() })), this.tokenTtl);
+    if (written) this.lastTokenWrite = Date.now();
+    return written;
   }
 
   /** Tracks a read or load of `key` under `tags` until `untrack` is called. */

@@ -97,6 +97,22 @@ describe('a write made while the store is down is not lost (fake store: its data
     expect(warnings.filter((w) => /invalidation/i.test(w))).toHaveLength(1);
     expect(retriesOf(a).size).toBe(1); // coalesced: one tag
   });
+
+  it('once a queued invalidation got through, later writes wait for the store again though the circuit is still open: another instance whose circuit closed sooner never reads what they outdated', async () => {
+    store.mode = 'throw';
+    for (let i = 0; i < 3; i++) await a.get(Incidents).list(); // opens A's circuit (resetTimeout: a minute)
+    await a.get(Incidents).create(); // queued
+    store.mode = 'ok';
+    await until(() => retriesOf(a).size === 0); // the retry got through; A's circuit is still open
+    expect(a.get(CachedExecutor).layout!.sharedCircuitOpen).toBe(true);
+
+    await expect(b.get(Incidents).list()).resolves.toEqual({ version: 2 }); // B caches the current value
+    await expect(a.get(Incidents).create()).resolves.toBe(3);
+    // Written before the call resolved: B, reading right after A acknowledged, sees the new version.
+    await expect(b.get(Incidents).list()).resolves.toEqual({ version: 3 });
+    expect(retriesOf(a).size).toBe(0);
+    expect(warnings.filter((w) => /not written: the store is unavailable/.test(w))).toHaveLength(1); // no error per write
+  });
 });
 
 /** A free TCP port on 127.0.0.1, never the shared Redis's. */

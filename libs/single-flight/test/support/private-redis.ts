@@ -106,7 +106,7 @@ export class PrivateRedis {
 
   /** DBSIZE and the number of keys matching `*pattern*` (SCAN, fine for a few thousand keys). */
   async countKeys(pattern: string): Promise<{ total: number; matching: number }> {
-    const total = Number((await this.command(['DBSIZE'], 2_000)).slice(1));
+    const total = Number.parseInt((await this.command(['DBSIZE'], 2_000)).slice(1), 10);
     let matching = 0;
     let cursor = '0';
     for (let round = 0; round < 1_000; round++) {

@@ -6,6 +6,8 @@ import v8 from 'node:v8';
 import { Bench } from 'tinybench';
 import { costTable, incidentPage } from './support.js';
 import { clonePlainData } from '../libs/single-flight/src/value-codec.js';
+import { EntrySignature } from '../libs/single-flight/src/entry-signature.js';
+import { checkValue, DEFAULT_DECODE_LIMITS } from '../libs/single-flight/src/value-limits.js';
 
 const page = incidentPage();
 const encoded = {
@@ -26,6 +28,9 @@ const reviveKnownPaths = (text: string) => {
 
 const decodedOnce = devalue.parse(encoded.devalue);
 
+const signature = new EntrySignature('a bench secret of 32 characters!');
+const signedContent = `tok1|${encoded.devalue}`;
+const mac = signature.sign('sf:IncidentsService.list:[{}]', signedContent);
 const bench = new Bench({ time: 700, warmupTime: 200 });
 bench
   .add('JSON.parse (Dates lost: not an option)', () => JSON.parse(encoded.json))
@@ -35,6 +40,8 @@ bench
   .add('structuredClone (in process only)', () => structuredClone(page))
   .add('clonePlainData (joiners of one flight)', () => clonePlainData(decodedOnce))
   .add('v8.deserialize (evaluates no code, but not safe on untrusted bytes)', () => v8.deserialize(encoded.v8))
+  .add('checkValue: the decode limits (once per decode)', () => checkValue(decodedOnce, DEFAULT_DECODE_LIMITS, true))
+  .add('HMAC-SHA256 verification (signed entries: an entry not verified before)', () => signature.verify('sf:IncidentsService.list:[{}]', signedContent, mac))
   .add('devalue.stringify (once per load)', () => devalue.stringify(page))
   .add('superjson stringify (once per load)', () => JSON.stringify(superjson.serialize(page)));
 await bench.run();

@@ -30,10 +30,13 @@ export class ReadThrough {
     const { run, untrack } = this.tags.track(key, tags);
     try {
       const readAt = callClock.now();
+      // Pending before the read or after it: a retry may land while the read is out, and the read
+      // may then have fetched the token it replaced.
+      const pendingBefore = this.tags.isPending(tags);
       const read = await this.layout.read(key, this.tags.tokenKeys(tags), (entry, tokens) => this.entries.isCurrent(entry, tokens.map(tokenOf)));
       const current = read?.tokens.map(tokenOf);
       // An invalidation of these tags that the store has not taken yet: whatever it holds is suspect.
-      const text = read && !this.tags.isPending(tags) ? this.entries.read(key, read.entry, current!) : undefined;
+      const text = read && !pendingBefore && !this.tags.isPending(tags) ? this.entries.read(key, read.entry, current!) : undefined;
       if (text !== undefined) {
         const hit = this.values.fromStored(text, inv.where, key, freeze, json);
         if (hit) return { value: hit, freshAt: readAt, tags, tokens: current as string[] };

@@ -59,7 +59,7 @@ export class CachedExecutor implements MethodExecutor, OnApplicationShutdown {
     const tags = cached ? this.tags.cachedTags(inv) : NO_TAGS;
     const freeze = cached?.freeze ?? singleFlight?.freeze ?? this.settings.freeze;
     // JSON follows: a value JSON cannot write is neither cached nor taken from the cache (value-limits.ts).
-    const json = inv.json || (cached?.json ?? this.settings.json);
+    const json = cached?.json ?? (inv.json || this.settings.json);
     // Inside a flight, the method runs marked as that flight's work: a call back into it runs plainly.
     const load = singleFlight ? (signal: AbortSignal | undefined) => runFlightOf(key, () => inv.load(signal)) : inv.load;
     const produce = (signal: AbortSignal | undefined): Promise<Outcome> =>
@@ -83,7 +83,7 @@ export class CachedExecutor implements MethodExecutor, OnApplicationShutdown {
   }
 
   private async loadOnly(key: string, inv: Invocation, load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean, json: boolean): Promise<Outcome> {
-    const value = this.values.fromResult(await load(signal), inv.where, key, freeze, json);
+    const value = this.values.fromResult(await load(signal), inv.where, key, freeze, json, false);
     return { value, freshAt: Infinity, tags: NO_TAGS };
   }
 

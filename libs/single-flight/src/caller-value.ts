@@ -9,7 +9,8 @@ import { checkValue, ValueLimitError, type DecodeLimits } from './value-limits.j
  *   second decoded value nobody holds, so no two callers ever hold the same object;
  * - frozen (`freeze: true`): every caller gets one deeply frozen value;
  * - a value the serializer cannot encode can be neither copied nor cached: the first caller
- *   gets it, every other caller of the flight runs the method itself.
+ *   gets it, every other caller of the flight runs the method itself;
+ * - a value beyond the decode limits (value-limits.ts) is shared as above, but not cached.
  */
 export interface SharedValue {
   /** The encoded value; undefined for `undefined` and for values that cannot be encoded. */
@@ -19,6 +20,8 @@ export interface SharedValue {
   readonly frozen: boolean;
   /** False for a value that can be neither encoded nor copied. */
   readonly shareable: boolean;
+  /** Not to be written to the cache, though it has a text (beyond the decode limits). */
+  readonly uncached?: boolean;
   claimed?: boolean;
   /** Decoded on the second claim; never handed out, only copied. */
   pristine?: unknown;
@@ -41,21 +44,27 @@ export class CallerValues {
 
   /**
    * A loader's result. The first caller, too, gets a decoded copy: a miss looks exactly like a hit.
-   * `json`: JSON follows (a handler's response). A value that could not be read back (value-limits.ts)
-   * is not cached either: nothing is written that a reader would refuse.
+   * `cached`: it is to be written to the cache, so it must be something a reader would take
+   * (value-limits.ts; `json`: JSON follows); one that is not is still shared, but not cached.
    */
-  fromResult(value: unknown, where: string, key: string, freeze: boolean, json: boolean): SharedValue {
+  fromResult(value: unknown, where: string, key: string, freeze: boolean, json: boolean, cached: boolean): SharedValue {
     if (value === undefined) return { text: undefined, first: undefined, frozen: false, shareable: true };
     let text: string;
     try {
       text = this.serializer.encode(value);
+    } catch (error) {
+      this.warnOnce(where, `${where} returned a value the cache cannot represent faithfully (${(error as Error).message}): it is not cached, and concurrent callers each run the method`);
+      return { text: undefined, first: value, frozen: false, shareable: false };
+    }
+    if (!cached) return this.decoded(text, where, key, freeze, json, false);
+    try {
       this.checkLength(text);
       return this.decoded(text, where, key, freeze, json);
     } catch (error) {
-      // Thrown by encode (no faithful encoding) or by the limits; a serializer that cannot read its own output is a bug, left to surface.
-      if (text! !== undefined && !(error instanceof ValueLimitError)) throw error;
-      this.warnOnce(where, `${where} returned a value the cache cannot represent faithfully (${(error as Error).message}): it is not cached, and concurrent callers each run the method`);
-      return { text: undefined, first: value, frozen: false, shareable: false };
+      // A serializer that cannot read its own output is a bug, left to surface.
+      if (!(error instanceof ValueLimitError)) throw error;
+      this.warnOnce(`${where}:limits`, `${where} returned a value the cache would refuse to read back (${error.message}): it is not cached; its callers still share it, as copies`);
+      return { ...this.decoded(text, where, key, freeze, json, false), uncached: true };
     }
   }
 
@@ -99,20 +108,20 @@ export class CallerValues {
     if (text.length > this.limits.maxLength) throw new ValueLimitError(`it takes ${text.length} characters, more than ${this.limits.maxLength} (decodeLimits.maxLength)`);
   }
 
-  /** The decoded value, checked against the limits (value-limits.ts) once per text. */
-  private decode(text: string, json: boolean): unknown {
+  /** The decoded value, checked against the limits (value-limits.ts) once per text, unless `check` is false. */
+  private decode(text: string, json: boolean, check: boolean): unknown {
     const value = this.serializer.decode(text);
-    checkValue(value, this.limits, json);
+    if (check) checkValue(value, this.limits, json);
     return value;
   }
 
-  private decoded(text: string, where: string, key: string, freeze: boolean, json: boolean): SharedValue {
-    if (!freeze) return { text, first: this.decode(text, json), frozen: false, shareable: true };
+  private decoded(text: string, where: string, key: string, freeze: boolean, json: boolean, check = true): SharedValue {
+    if (!freeze) return { text, first: this.decode(text, json, check), frozen: false, shareable: true };
     const known = this.frozen.get(key);
     if (known?.text === text) return { text, first: known.value, frozen: true, shareable: true };
     let value: unknown;
     try {
-      value = freezeShared(this.decode(text, json));
+      value = freezeShared(this.decode(text, json, check));
     } catch (error) {
       if (!(error instanceof NotFreezableError)) throw error;
       this.warnOnce(`${where}:freeze`, `${where}: freeze is on, but the value holds something that cannot be frozen (${error.message}): callers get copies instead`);

@@ -18,7 +18,7 @@ export interface Invocation {
   keyParts: readonly unknown[];
   /** The caller's own cancellation. */
   signal?: AbortSignal;
-  /** A handler's response: JSON follows, whatever the options say. */
+  /** A handler's response: JSON follows, unless `@Cached({ json: false })` says otherwise. */
   json: boolean;
   /** Runs the method; `signal` is the flight's (or, without a flight, the caller's own). */
   load(signal: AbortSignal | undefined): unknown;

@@ -43,10 +43,10 @@ export class ReadThrough {
       }
       const tokens = read && (await this.tags.tokensForLoad(tags, current!));
       const loadAt = callClock.now();
-      const value = this.values.fromResult(await load(signal), inv.where, key, freeze, json);
+      const value = this.values.fromResult(await load(signal), inv.where, key, freeze, json, true);
       // Nothing is written without tokens (the store failed), nor by a run evicted here meanwhile:
       // its entry would be stale on arrival, and could replace a fresher one.
-      if (tokens && !run.detached && value.text !== undefined) {
+      if (tokens && !run.detached && value.text !== undefined && !value.uncached) {
         await this.layout.writeEntry(key, this.entries.write(key, tokens, value.text), ttlOf(inv.meta, this.defaultTtl));
       }
       return { value, freshAt: loadAt, tags, tokens };

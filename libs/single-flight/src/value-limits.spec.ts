@@ -36,4 +36,26 @@ describe('checkValue: what a decoded entry may be', () => {
     expect(() => checkValue(1n, DEFAULT_DECODE_LIMITS, true)).toThrow(/BigInt/);
     expect(() => checkValue({ rows: [{ n: 1n }] }, DEFAULT_DECODE_LIMITS, false)).not.toThrow();
   });
+
+  it('refuses a sparse array longer than the limit before walking it (a few bytes of devalue, no memory, 2^32-1 slots: walking them would take over a minute)', () => {
+    const sparse = new Array(2 ** 32 - 1);
+    expect(() => checkValue({ items: sparse }, DEFAULT_DECODE_LIMITS, false)).toThrow(/longer than 8388608/);
+    expect(() => checkValue(new Array(1_000), limits(1_000, 4), false)).toThrow(/longer than 1000/);
+  });
+
+  it('with json, refuses boxed BigInts and BigInt typed arrays too, unless the application taught JSON to write BigInts', () => {
+    for (const value of [Object(5n), new BigInt64Array(2), new BigUint64Array(1)]) {
+      expect(() => checkValue({ v: value }, DEFAULT_DECODE_LIMITS, true)).toThrow(/BigInt/);
+      expect(() => checkValue({ v: value }, DEFAULT_DECODE_LIMITS, false)).not.toThrow();
+    }
+    const proto = BigInt.prototype as { toJSON?: () => string };
+    proto.toJSON = function (this: bigint) {
+      return this.toString();
+    };
+    try {
+      expect(() => checkValue({ n: 5n }, DEFAULT_DECODE_LIMITS, true)).not.toThrow();
+    } finally {
+      delete proto.toJSON;
+    }
+  });
 });

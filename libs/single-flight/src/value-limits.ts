@@ -36,13 +36,20 @@ export function checkValue(value: unknown, limits: Required<DecodeLimits>, json:
   new ValueMeasure(limits, json).measure(value, 1);
 }
 
+/** An application may teach JSON to write BigInts (`BigInt.prototype.toJSON`, common with Prisma). */
+const jsonWritesBigInt = (): boolean => typeof (BigInt.prototype as { toJSON?: unknown }).toJSON === 'function';
+
+function refuseBigInt(json: boolean): void {
+  if (json && !jsonWritesBigInt()) throw new ValueLimitError('it holds a BigInt, which JSON cannot write');
+}
+
 /** Characters JSON would take for a primitive. */
 function lengthOf(value: unknown, json: boolean): number {
   switch (typeof value) {
     case 'string':
       return value.length + 2;
     case 'bigint':
-      if (json) throw new ValueLimitError('it holds a BigInt, which JSON cannot write');
+      refuseBigInt(json);
       return value.toString().length;
     case 'number':
       return 8;
@@ -85,15 +92,20 @@ class ValueMeasure {
         if (this.height >= height) height = this.height + 1;
       }
     } else if (Array.isArray(value)) {
+      // Before the loop: a sparse array of length 2^32-1 takes a few bytes to encode and no memory.
+      this.withinLength(length + 2 * value.length);
       for (let i = 0; i < value.length; i++) {
         length += 1 + this.child(value[i], depth);
         if (this.height >= height) height = this.height + 1;
       }
     } else if (value instanceof Date || value instanceof RegExp || value instanceof URL || value instanceof URLSearchParams || types.isBoxedPrimitive(value)) {
+      if (types.isBigIntObject(value)) refuseBigInt(this.json);
       length += LEAF_LENGTH + (value instanceof Date ? 0 : String(value).length);
     } else if (ArrayBuffer.isView(value) || types.isArrayBuffer(value)) {
+      if (types.isBigInt64Array(value) || types.isBigUint64Array(value)) refuseBigInt(this.json);
       length += (value as ArrayBuffer).byteLength * 2;
     } else if (types.isMap(value)) {
+      this.withinLength(length + 2 * (value as Map<unknown, unknown>).size);
       for (const [k, v] of value as Map<unknown, unknown>) {
         length += 2 + this.child(k, depth);
         if (this.height >= height) height = this.height + 1;
@@ -101,6 +113,7 @@ class ValueMeasure {
         if (this.height >= height) height = this.height + 1;
       }
     } else if (types.isSet(value)) {
+      this.withinLength(length + (value as Set<unknown>).size);
       for (const item of value as Set<unknown>) {
         length += 1 + this.child(item, depth);
         if (this.height >= height) height = this.height + 1;
@@ -111,7 +124,7 @@ class ValueMeasure {
         if (this.height >= height) height = this.height + 1;
       }
     }
-    if (length > this.limits.maxLength) throw new ValueLimitError(`it is longer than ${this.limits.maxLength} characters (decodeLimits.maxLength) once its shared references are expanded`);
+    this.withinLength(length);
     this.lengths.set(value, length);
     this.heights.set(value, height);
     this.height = height;
@@ -125,6 +138,10 @@ class ValueMeasure {
       return lengthOf(item, this.json);
     }
     return this.measure(item, depth + 1);
+  }
+
+  private withinLength(length: number): void {
+    if (length > this.limits.maxLength) throw new ValueLimitError(`it is longer than ${this.limits.maxLength} characters (decodeLimits.maxLength) once its shared references are expanded`);
   }
 
   private deepEnough(depth: number): void {

@@ -44,6 +44,19 @@ class Pages {
   }
 }
 
+/** Coalesced, not cached: nothing is read from a shared store, so the decode limits do not apply. */
+@Injectable()
+class Graphs {
+  loads = 0;
+  @SingleFlight()
+  async graph(): Promise<Record<string, unknown>> {
+    this.loads++;
+    const node: Record<string, unknown> = { name: 'root' };
+    node.self = node;
+    return node;
+  }
+}
+
 @Controller('pages')
 @UseInterceptors(CachedInterceptor)
 class PagesController {
@@ -158,14 +171,27 @@ describe('an entry that decodes to what the method cannot have returned is a mis
     expect(warnings.join('\n')).toMatch(/takes \d+ characters, more than 2000/);
   });
 
-  it('a value beyond the limits is not cached (nothing is written that a reader would refuse), with one warning', async () => {
+  it('a value beyond the limits is not cached (nothing is written that a reader would refuse), with one warning; concurrent callers still share one load, each with a copy', async () => {
     await start({ decodeLimits: { maxDepth: 3 } });
     const pages = app.get(Pages);
-    await pages.page('a'); // { id, rows: [ { at } ] }: 3 levels, and the Date inside a fourth
+    const burst = await Promise.all(Array.from({ length: 5 }, () => pages.page('a'))); // { id, rows: [ { at } ] }: the Date is a fourth level
+    expect(pages.loads).toEqual(['a']);
+    expect(new Set(burst).size).toBe(5);
+    expect(burst[4]).toEqual(burst[0]);
     await pages.page('a');
     expect(pages.loads).toEqual(['a', 'a']);
     expect(await raw.keys(`${namespace}:*`)).toEqual([]);
-    expect(warnings.filter((w) => /Pages\.page returned a value the cache cannot represent faithfully \(it is nested deeper than 3 levels/.test(w))).toHaveLength(1);
+    expect(warnings.filter((w) => /^Pages\.page returned a value the cache would refuse to read back \(it is nested deeper than 3 levels.*\): it is not cached; its callers still share it, as copies$/.test(w))).toHaveLength(1);
+  });
+
+  it('a @SingleFlight method without @Cached: a cyclic value is shared by one flight, as copies, with no warning', async () => {
+    app = await createTestApp([Graphs], { stores: [redisKeyv(namespace)] });
+    const graphs = app.get(Graphs);
+    const [x, y] = await Promise.all([graphs.graph(), graphs.graph()]);
+    expect(graphs.loads).toBe(1);
+    expect(x).not.toBe(y);
+    expect(x.self).toBe(x);
+    expect(warnings).toEqual([]);
   });
 
   it('a BigInt is a value like any other for a provider method (JSON may not follow), and is cached', async () => {
@@ -213,7 +239,7 @@ describe('where JSON follows a provider method (`json: true` on @Cached, or forR
     await pages.counter('a');
     await pages.counter('a');
     expect(pages.loads).toEqual(['counter:a', 'counter:a']);
-    expect(warnings.filter((w) => /Pages\.counter returned a value the cache cannot represent faithfully \(it holds a BigInt, which JSON cannot write\)/.test(w))).toHaveLength(1);
+    expect(warnings.filter((w) => /Pages\.counter returned a value the cache would refuse to read back \(it holds a BigInt, which JSON cannot write\)/.test(w))).toHaveLength(1);
   });
 });
 

@@ -17,7 +17,8 @@ export interface CachedOptions<A extends unknown[] = any[], This = any> {
   /**
    * The value is sent as JSON (the method feeds an HTTP response): a value JSON cannot write (a
    * BigInt) is neither cached nor taken from the cache, so a forged entry cannot turn into a 500.
-   * Default: the module's `json` (false); always on for controller handlers.
+   * Default: on for controller handlers, else the module's `json` (false). An application that
+   * taught JSON to write BigInts (`BigInt.prototype.toJSON`) is not refused them.
    */
   json?: boolean;
 }

@@ -88,6 +88,8 @@ export class TagInvalidation {
   readonly retries: InvalidationRetries;
   /** When (Date.now) the shared store last took a token write. */
   private lastTokenWrite = 0;
+  /** Whether the token write that settled last failed. */
+  private lastTokenWriteFailed = false;
 
   constructor(
     private readonly layout: CacheLayout | undefined,
@@ -172,12 +174,14 @@ export class TagInvalidation {
   }
 
   /**
-   * Known down: its circuit is open, and no token write has succeeded since it opened. Once a
-   * retry gets through (the store is back, though the circuit has not probed it yet), writes wait
-   * for the store again: other processes, whose circuits may have closed already, must not read
-   * an entry the caller's acknowledged write has outdated.
+   * Known down: the last token write failed, or its circuit is open and no token write has
+   * succeeded since it opened (token writes bypass the breaker, so a process that only writes
+   * learns of an outage from them). Once a retry gets through, writes wait for the store again:
+   * other processes, whose circuits may have closed already, must not read an entry the
+   * caller's acknowledged write has outdated.
    */
   private storeKnownDown(): boolean {
+    if (this.lastTokenWriteFailed) return true;
     const since = this.layout!.sharedOpenSince;
     return since !== undefined && this.lastTokenWrite < since;
   }
@@ -185,6 +189,7 @@ export class TagInvalidation {
   /** A fresh token per tag, written to the shared store even while its circuit is open. */
   private async writeFreshTokens(tags: readonly string[]): Promise<boolean> {
     const written = await this.layout!.writeTokens(tags.map((tag) => ({ key: tagKey(this.keyPrefix, tag), value: newToken() })), this.tokenTtl);
+    this.lastTokenWriteFailed = !written;
     if (written) this.lastTokenWrite = Date.now();
     return written;
   }

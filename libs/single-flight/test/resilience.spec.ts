@@ -3,7 +3,9 @@ import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import type { Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
+import { CachedExecutor } from '../src/cached-executor.js';
 import { captureWarnings } from './support/captured-logs.js';
+import { settle, until } from './support/latch.js';
 import { createTestApp } from './support/test-app.js';
 
 type Mode = 'ok' | 'throw' | 'hang';
@@ -68,6 +70,28 @@ describe('a cache store that fails is never the outage', () => {
     const { app, svc } = await appWith(store);
     await expect(svc.write()).resolves.toBe('written');
     expect(warnings.join('\n')).toMatch(/Cache invalidation of tag "all" not written: the store is unavailable/);
+    await app.close();
+  });
+
+  it('a process that only writes (its circuit never opens: invalidations bypass it) waits for a hanging store once, then queues at once until a retry gets through', async () => {
+    const store = new FaultyStore();
+    const { app, svc } = await appWith(store, { storeTimeout: 100 });
+    store.mode = 'hang';
+    await expect(svc.write()).resolves.toBe('written'); // waited the store timeout, then queued
+    for (let i = 0; i < 20; i++) {
+      let done = false;
+      const write = svc.write().then(() => (done = true));
+      await settle();
+      expect(done).toBe(true); // queued without waiting
+      await write;
+    }
+    store.mode = 'ok';
+    const { retries } = app.get(CachedExecutor).tags;
+    await until(() => retries.size === 0);
+    const operations = store.operations;
+    await svc.write();
+    expect(store.operations).toBe(operations + 1); // written directly again
+    expect(retries.size).toBe(0);
     await app.close();
   });
 

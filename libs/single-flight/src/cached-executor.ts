@@ -1,4 +1,4 @@
-import type { OnApplicationShutdown } from '@nestjs/common';
+import type { OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import { callKey } from './cache-key.js';
 import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues } from './caller-value.js';
@@ -17,7 +17,7 @@ import type { ExecutorSettings } from './module-settings.js';
  * Provider methods reach it through their trampoline, controller handlers through
  * CachedInterceptor; the steps live in read-through.ts, tag-invalidation.ts and caller-value.ts.
  */
-export class CachedExecutor implements MethodExecutor, OnApplicationShutdown {
+export class CachedExecutor implements MethodExecutor, OnModuleDestroy, OnApplicationShutdown {
   constructor(
     readonly settings: ExecutorSettings,
     private readonly registry: FlightRegistry,
@@ -38,7 +38,12 @@ export class CachedExecutor implements MethodExecutor, OnApplicationShutdown {
     }
   }
 
-  /** Stops retrying queued invalidations (the stores close with the application). */
+  /** Queued invalidations get one last try while the stores may still be open (a rolling deploy during a blip). */
+  onModuleDestroy(): Promise<void> {
+    return this.tags.retries.flush();
+  }
+
+  /** Stops retrying queued invalidations, naming those never written. */
   onApplicationShutdown(): void {
     this.tags.stop();
   }

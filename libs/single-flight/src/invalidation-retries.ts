@@ -20,6 +20,8 @@ export class InvalidationRetries {
   private readonly pending = new Map<string, number>();
   private sequence = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The round in progress, if any. */
+  private round: Promise<void> | undefined;
   private delay = FIRST_DELAY;
   /** When the queue last became non-empty, for the line that ends the outage. */
   private since = 0;
@@ -51,7 +53,11 @@ export class InvalidationRetries {
 
   /** Keeps `tags` until a write of them succeeds. */
   add(tags: readonly string[]): void {
-    if (tags.length === 0 || this.stopped) return;
+    if (tags.length === 0) return;
+    if (this.stopped) {
+      this.logger.error(`Cache invalidation of ${tags.join(', ')} not written while the application stops: other processes may serve entries under those tags until their ttl ends`);
+      return;
+    }
     if (this.pending.size === 0) {
       this.since = Date.now();
       this.logger.error(
@@ -79,6 +85,15 @@ export class InvalidationRetries {
     if (this.pending.size === 0) this.drained();
   }
 
+  /** One last round now, before the stores close (graceful shutdown); each write bounded by the store timeout. */
+  async flush(): Promise<void> {
+    if (this.round) await this.round;
+    if (this.pending.size === 0 || this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.retry();
+  }
+
   /** With the application: no more retries. What is left is reported, since it is lost. */
   stop(): void {
     this.stopped = true;
@@ -98,14 +113,19 @@ export class InvalidationRetries {
   }
 
   /** One round: the oldest batch first; the next only once it is written, so the order holds. */
-  private async retry(): Promise<void> {
+  private retry(): Promise<void> {
+    this.round = this.writeInOrder().finally(() => (this.round = undefined));
+    return this.round;
+  }
+
+  private async writeInOrder(): Promise<void> {
     while (this.pending.size > 0 && !this.stopped) {
       const mark = this.sequence;
       const tags = [...take(this.pending.keys(), BATCH)];
       if (!(await this.write(tags))) {
         this.delay = Math.min(this.delay * 2, MAX_DELAY);
         this.timer = undefined;
-        return this.schedule();
+        return this.schedule(); // nothing after stop()
       }
       this.settled(tags, mark);
     }

@@ -93,6 +93,18 @@ describe('a write made while the store is down is not lost (fake store: its data
     await expect(read).resolves.toEqual({ version: 2 });
   });
 
+  it('a graceful shutdown gives queued invalidations one last try while the store is open', async () => {
+    const token = () => store.data.get('keyv:sf:#tag:incidents');
+    await a.get(Incidents).list();
+    const before = token();
+    store.mode = 'throw';
+    await a.get(Incidents).create();
+    store.mode = 'ok'; // back, before the first retry (100 ms) is due
+    await a.close();
+    expect(token()).not.toEqual(before);
+    expect(warnings.filter((w) => /Stopping with/.test(w))).toEqual([]);
+  });
+
   it('with the circuit open, a write does not wait for the store: its invalidation is queued at once; 50 writes in an outage log one line for their invalidations', async () => {
     store.mode = 'throw';
     for (let i = 0; i < 3; i++) await a.get(Incidents).list(); // opens the circuit

@@ -1,12 +1,26 @@
 // A redis-server of a test's own: faults (SIGKILL, SIGSTOP, SIGCONT, restarts) go to this PID only,
 // never to the shared Redis on 6379 that other tests use.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export const REDIS_BIN = '/usr/bin/redis-server';
+/** REDIS_SERVER_BIN, else `redis-server` on the PATH; undefined when there is none (tests that need it are skipped, saying so). */
+export const REDIS_BIN: string | undefined = process.env.REDIS_SERVER_BIN || onPath('redis-server');
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
 /** The shared servers: refusing them here makes a mistake in port selection harmless. */
 const SHARED_PORTS = new Set([6379, 5432]);
 const START_TIMEOUT_MS = 10_000;
@@ -50,6 +64,7 @@ export class PrivateRedis {
     if (persist) args.push('--appendfsync', 'always', '--auto-aof-rewrite-percentage', '0');
     const log = createWriteStream(this.logPath, { flags: 'a' });
     log.write(`\n--- starting redis-server ${args.join(' ')}\n`);
+    if (!REDIS_BIN) throw new Error('no redis-server: install Redis, or set REDIS_SERVER_BIN to its path');
     const child = spawn(REDIS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });

@@ -54,7 +54,7 @@ export class InvalidationError extends Error {
   ) {
     super(
       `${where}: the method succeeded, but its cache invalidation failed: ${messageOf(cause)}. ` +
-        `Invalidated: ${invalidated.length ? invalidated.join(', ') : 'nothing'}; entries under the other tags may be served until their ttl ends. ` +
+        `Invalidated (or queued for retry, if the store is down): ${invalidated.length ? invalidated.join(', ') : 'nothing'}; entries under the other tags may be served until their ttl ends. ` +
         'The method\'s result is on error.result. Tags functions must not throw.',
       { cause },
     );

@@ -127,6 +127,8 @@ export class CallerValues {
       this.warnOnce(`${where}:freeze`, `${where}: freeze is on, but the value holds something that cannot be frozen (${error.message}): callers get copies instead`);
       return { text, first: this.serializer.decode(text), frozen: false, shareable: true };
     }
+    // Only checked values: a hit finds its value here and skips the check.
+    if (!check) return { text, first: value, frozen: true, shareable: true };
     this.frozen.delete(key);
     this.frozen.set(key, { text, value });
     if (this.frozen.size > FROZEN_VALUES_KEPT) this.frozen.delete(this.frozen.keys().next().value!);

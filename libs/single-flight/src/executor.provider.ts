@@ -28,7 +28,23 @@ function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegi
   }
   const tags = new TagInvalidation(layout, registry, settings.keyPrefix, logger);
   const values = new CallerValues(settings.serializer, logger, settings.decodeLimits);
+  if (cache) flushBeforeDisconnect(cache, tags);
   return new CachedExecutor(settings, registry, tags, layout && new ReadThrough(layout, tags, values, settings.ttl, new EntryFormat(settings.signature)), values, layout);
+}
+
+/**
+ * @nestjs/cache-manager disconnects the stores in CACHE_MANAGER's onModuleDestroy, which Nest may
+ * call before or after the executor's, depending on the order the modules are imported: queued
+ * invalidations get their last try first, in either order.
+ */
+function flushBeforeDisconnect(cache: Cache, tags: TagInvalidation): void {
+  const withHook = cache as Cache & { onModuleDestroy?: () => Promise<void> | void };
+  const disconnect = withHook.onModuleDestroy;
+  if (typeof disconnect !== 'function') return;
+  withHook.onModuleDestroy = async () => {
+    await tags.retries.flush();
+    await disconnect.call(cache);
+  };
 }
 
 export const executorProvider: FactoryProvider<CachedExecutor> = {

@@ -106,15 +106,22 @@ export class InvalidationRetries {
     }
   }
 
+  /** One timer at a time, and none while a round runs (the round schedules the next when it fails). */
   private schedule(): void {
-    if (this.timer !== undefined || this.stopped) return;
-    this.timer = setTimeout(() => void this.retry(), this.delay);
+    if (this.timer !== undefined || this.round || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.retry();
+    }, this.delay);
     this.timer.unref?.();
   }
 
-  /** One round: the oldest batch first; the next only once it is written, so the order holds. */
+  /** One round at a time: the oldest batch first; the next only once it is written, so the order holds. */
   private retry(): Promise<void> {
-    this.round = this.writeInOrder().finally(() => (this.round = undefined));
+    this.round ??= this.writeInOrder().finally(() => {
+      this.round = undefined;
+      if (this.pending.size > 0) this.schedule(); // nothing after stop()
+    });
     return this.round;
   }
 
@@ -124,12 +131,10 @@ export class InvalidationRetries {
       const tags = [...take(this.pending.keys(), BATCH)];
       if (!(await this.write(tags))) {
         this.delay = Math.min(this.delay * 2, MAX_DELAY);
-        this.timer = undefined;
-        return this.schedule(); // nothing after stop()
+        return;
       }
       this.settled(tags, mark);
     }
-    this.timer = undefined;
   }
 
   private drained(): void {

@@ -181,7 +181,8 @@ export class TagInvalidation {
    * caller's acknowledged write has outdated.
    */
   private storeKnownDown(): boolean {
-    if (this.lastTokenWriteFailed) return true;
+    // With nothing queued, a failure that outlived a later success (a hanging retry) says nothing.
+    if (this.lastTokenWriteFailed && this.retries.size > 0) return true;
     const since = this.layout!.sharedOpenSince;
     return since !== undefined && this.lastTokenWrite < since;
   }

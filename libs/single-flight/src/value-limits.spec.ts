@@ -58,4 +58,15 @@ describe('checkValue: what a decoded entry may be', () => {
       delete proto.toJSON;
     }
   });
+
+  it('keeps one running total across the whole value: once it is too long, no further part is walked', () => {
+    const first = new Array(150); // holes: 752 characters as JSON counts them
+    const second = new Array(150);
+    Object.defineProperty(second, 0, {
+      get() {
+        throw new Error('walked past the limit');
+      },
+    });
+    expect(() => checkValue([first, second], limits(1_000, 4), false)).toThrow(/longer than 1000/);
+  });
 });

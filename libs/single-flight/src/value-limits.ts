@@ -65,6 +65,11 @@ class ValueMeasure {
   private readonly heights = new Map<object, number>();
   /** Height of the object measured last. */
   private height = 0;
+  /**
+   * Characters counted so far across the whole walk (a shared part once per place it appears):
+   * checked as it grows, so no part is walked once the whole is known to be too long.
+   */
+  private total = 0;
 
   constructor(
     private readonly limits: Required<DecodeLimits>,
@@ -78,53 +83,46 @@ class ValueMeasure {
       if (known === -1) throw new ValueLimitError('it holds a cycle');
       this.height = this.heights.get(value)!;
       this.deepEnough(depth + this.height - 1);
+      this.spend(known);
       return known;
     }
     this.deepEnough(depth);
     this.lengths.set(value, -1);
-    let length = 2;
+    // `length` is this object's own expanded length (for the memo); every character added to it
+    // is also spent, except its members' objects, which spend their own.
+    let length = this.spend(2);
     let height = 1;
+    const member = (overhead: number, item: unknown) => {
+      length += this.spend(overhead) + this.child(item, depth);
+      if (this.height >= height) height = this.height + 1;
+    };
     // Plain objects and arrays first: they are nearly all there is.
     const proto = Object.getPrototypeOf(value);
     if (proto === Object.prototype || proto === null) {
-      for (const key in value) {
-        length += key.length + 4 + this.child((value as Record<string, unknown>)[key], depth);
-        if (this.height >= height) height = this.height + 1;
-      }
+      for (const key in value) member(key.length + 4, (value as Record<string, unknown>)[key]);
     } else if (Array.isArray(value)) {
-      // Before the loop: a sparse array of length 2^32-1 takes a few bytes to encode and no memory.
-      this.withinLength(length + 2 * value.length);
-      for (let i = 0; i < value.length; i++) {
-        length += 1 + this.child(value[i], depth);
-        if (this.height >= height) height = this.height + 1;
-      }
+      // Before the loop: a sparse array of length 2^32-1 takes a few bytes to encode and no memory;
+      // each slot will take two characters at least.
+      this.affordable(2 * value.length);
+      for (let i = 0; i < value.length; i++) member(1, value[i]);
     } else if (value instanceof Date || value instanceof RegExp || value instanceof URL || value instanceof URLSearchParams || types.isBoxedPrimitive(value)) {
       if (types.isBigIntObject(value)) refuseBigInt(this.json);
-      length += LEAF_LENGTH + (value instanceof Date ? 0 : String(value).length);
+      length += this.spend(LEAF_LENGTH + (value instanceof Date ? 0 : String(value).length));
     } else if (ArrayBuffer.isView(value) || types.isArrayBuffer(value)) {
       if (types.isBigInt64Array(value) || types.isBigUint64Array(value)) refuseBigInt(this.json);
-      length += (value as ArrayBuffer).byteLength * 2;
+      length += this.spend((value as ArrayBuffer).byteLength * 2);
     } else if (types.isMap(value)) {
-      this.withinLength(length + 2 * (value as Map<unknown, unknown>).size);
+      this.affordable(4 * (value as Map<unknown, unknown>).size);
       for (const [k, v] of value as Map<unknown, unknown>) {
-        length += 2 + this.child(k, depth);
-        if (this.height >= height) height = this.height + 1;
-        length += this.child(v, depth);
-        if (this.height >= height) height = this.height + 1;
+        member(2, k);
+        member(0, v);
       }
     } else if (types.isSet(value)) {
-      this.withinLength(length + (value as Set<unknown>).size);
-      for (const item of value as Set<unknown>) {
-        length += 1 + this.child(item, depth);
-        if (this.height >= height) height = this.height + 1;
-      }
+      this.affordable(2 * (value as Set<unknown>).size);
+      for (const item of value as Set<unknown>) member(1, item);
     } else {
-      for (const key of Object.keys(value)) {
-        length += key.length + 4 + this.child((value as Record<string, unknown>)[key], depth);
-        if (this.height >= height) height = this.height + 1;
-      }
+      for (const key of Object.keys(value)) member(key.length + 4, (value as Record<string, unknown>)[key]);
     }
-    this.withinLength(length);
     this.lengths.set(value, length);
     this.heights.set(value, height);
     this.height = height;
@@ -135,13 +133,25 @@ class ValueMeasure {
   private child(item: unknown, depth: number): number {
     if (typeof item !== 'object' || item === null) {
       this.height = 0;
-      return lengthOf(item, this.json);
+      return this.spend(lengthOf(item, this.json));
     }
     return this.measure(item, depth + 1);
   }
 
-  private withinLength(length: number): void {
-    if (length > this.limits.maxLength) throw new ValueLimitError(`it is longer than ${this.limits.maxLength} characters (decodeLimits.maxLength) once its shared references are expanded`);
+  /** Counts `n` characters; throws once the total passes maxLength. */
+  private spend(n: number): number {
+    this.total += n;
+    if (this.total > this.limits.maxLength) throw this.tooLong();
+    return n;
+  }
+
+  /** Throws if `n` more characters would pass maxLength (checked before a loop that will spend them). */
+  private affordable(n: number): void {
+    if (this.total + n > this.limits.maxLength) throw this.tooLong();
+  }
+
+  private tooLong(): ValueLimitError {
+    return new ValueLimitError(`it is longer than ${this.limits.maxLength} characters (decodeLimits.maxLength) once its shared references are expanded`);
   }
 
   private deepEnough(depth: number): void {

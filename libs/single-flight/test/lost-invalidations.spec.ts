@@ -1,11 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { CacheModule } from '@nestjs/cache-manager';
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
 import { Keyv } from 'keyv';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
+import { CacheEvict, Cached, SingleFlight, SingleFlightModule } from '@app/single-flight';
 import { CachedExecutor } from '../src/cached-executor.js';
 import { captureWarnings } from './support/captured-logs.js';
 import { FakeKeyvStore } from './support/fake-keyv-store.js';
@@ -184,5 +186,30 @@ withRedisServer('a Redis that persists its data, killed and restarted (a private
     await until(() => retriesOf(a).size === 0, 10_000);
     await expect(b.get(Incidents).list()).resolves.toEqual({ version: 2 });
     await expect(a.get(Incidents).list()).resolves.toEqual({ version: 2 });
+  });
+});
+
+describe('the last try at shutdown comes before @nestjs/cache-manager disconnects the stores, whatever the import order', () => {
+  @Module({})
+  class Empty {}
+
+  it.each([
+    ['CacheModule first', true],
+    ['SingleFlightModule first', false],
+  ])('%s', async (_, cacheFirst) => {
+    const store = new FakeKeyvStore();
+    const cache = CacheModule.register({ isGlobal: true, stores: [new Keyv({ store })] });
+    const singleFlight = SingleFlightModule.forRoot({ storeTimeout: 2_000 });
+    const app = await Test.createTestingModule({ imports: cacheFirst ? [cache, singleFlight, Empty] : [singleFlight, cache, Empty], providers: [Incidents] }).compile();
+    await app.init();
+    await app.get(Incidents).list();
+    const before = store.data.get('keyv:sf:#tag:incidents');
+    store.mode = 'throw';
+    await app.get(Incidents).create();
+    store.mode = 'ok';
+    await app.close();
+    expect(store.disconnected).toBe(true);
+    expect(store.data.get('keyv:sf:#tag:incidents')).not.toEqual(before);
+    expect(warnings.filter((w) => /Stopping with|never written/.test(w))).toEqual([]);
   });
 });

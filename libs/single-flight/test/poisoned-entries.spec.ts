@@ -30,6 +30,12 @@ class Pages {
     return { id, rows: [1, 2, 3].map((n) => ({ n, at: new Date(Date.UTC(2026, 0, n)) })) };
   }
 
+  @Cached({ ttl: 60_000, freeze: true })
+  async frozenPage(id: string): Promise<{ id: string; rows: { n: number; at: Date }[] }> {
+    this.loads.push(`frozen:${id}`);
+    return { id, rows: [{ n: 1, at: new Date(0) }] };
+  }
+
   /** Feeds an HTTP response (a controller returns it): JSON follows. */
   @Cached({ ttl: 60_000, json: true })
   async summary(id: string): Promise<{ id: string; total: number }> {
@@ -182,6 +188,14 @@ describe('an entry that decodes to what the method cannot have returned is a mis
     expect(pages.loads).toEqual(['a', 'a']);
     expect(await raw.keys(`${namespace}:*`)).toEqual([]);
     expect(warnings.filter((w) => /^Pages\.page returned a value the cache would refuse to read back \(it is nested deeper than 3 levels.*\): it is not cached; its callers still share it, as copies$/.test(w))).toHaveLength(1);
+  });
+
+  it('with freeze, too, a value beyond the limits is never cached, on its first load or a later one', async () => {
+    await start({ decodeLimits: { maxDepth: 3 } });
+    const pages = app.get(Pages);
+    for (let i = 0; i < 3; i++) expect(Object.isFrozen(await pages.frozenPage('a'))).toBe(true);
+    expect(pages.loads).toEqual(['frozen:a', 'frozen:a', 'frozen:a']);
+    expect(await raw.keys(`${namespace}:*`)).toEqual([]);
   });
 
   it('a @SingleFlight method without @Cached: a cyclic value is shared by one flight, as copies, with no warning', async () => {

@@ -57,6 +57,15 @@ export class FakeKeyvStore {
     return this.mode === 'throw' ? this.refuse() : Promise.resolve(this.data.clear());
   }
 
+  /** What @nestjs/cache-manager calls when the application closes: the store is gone afterwards. */
+  disconnect(): Promise<void> {
+    this.disconnected = true;
+    this.mode = 'throw';
+    return Promise.resolve();
+  }
+
+  disconnected = false;
+
   on(): this {
     return this;
   }

@@ -239,8 +239,8 @@ export class TagInvalidation {
   private async stillCurrent({ tags, tokens }: Freshness): Promise<boolean> {
     if (!tokens || !this.layout || this.isPending(tags)) return false;
     const current = await this.layout.readTokens(this.tokenKeys(tags));
-    // Pending again after the read: a retry may have landed while it was out (read-through.ts).
-    return current !== undefined && !this.isPending(tags) && current.every((token, i) => tokenOf(token) === tokens[i]);
+    // (An invalidation made while this read is out concerns callers that started before it: they may take this value.)
+    return current !== undefined && current.every((token, i) => tokenOf(token) === tokens[i]);
   }
 
   private createToken(tag: string): Promise<string | undefined> {

@@ -67,6 +67,16 @@ class Graphs {
 @UseInterceptors(CachedInterceptor)
 class PagesController {
   loads = 0;
+  rawLoads = 0;
+
+  /** Says JSON does not follow (the application sends it some other way). */
+  @Get('raw/:id')
+  @Cached({ ttl: 60_000, json: false })
+  async raw(@Param('id') id: string) {
+    this.rawLoads++;
+    return { id, total: 3 };
+  }
+
   @Get(':id')
   @Cached({ ttl: 60_000 })
   async one(@Param('id') id: string) {
@@ -233,6 +243,19 @@ describe('where JSON follows (a controller handler behind CachedInterceptor)', (
     for (let i = 0; i < 5; i++) await request(http.getHttpServer()).get('/pages/7').expect(200, { id: '7', total: 3 });
     expect(http.get(PagesController).loads).toBe(2);
     expect(warnings.join('\n')).toMatch(/it holds a BigInt, which JSON cannot write/);
+  });
+
+  it('`@Cached({ json: false })` on a handler turns the check off: such an entry is a hit', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [CacheModule.register({ isGlobal: true, stores: [redisKeyv(namespace)] }), SingleFlightModule.forRoot({})],
+      controllers: [PagesController],
+    }).compile();
+    http = moduleRef.createNestApplication({ logger: false });
+    await http.init();
+    await request(http.getHttpServer()).get('/pages/raw/7').expect(200, { id: '7', total: 3 });
+    await raw.set(await entryKey('PagesController.raw'), asStored(`sf2||${devalue.stringify({ id: '7', total: 3n })}`));
+    await request(http.getHttpServer()).get('/pages/raw/7'); // Nest itself cannot send it: this handler said JSON does not follow
+    expect(http.get(PagesController).rawLoads).toBe(1);
   });
 });
 

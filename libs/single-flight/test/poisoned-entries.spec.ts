@@ -229,15 +229,17 @@ describe('an entry that decodes to what the method cannot have returned is a mis
 
 describe('where JSON follows (a controller handler behind CachedInterceptor)', () => {
   let http: INestApplication;
-  afterEach(() => http?.close());
-
-  it('an entry holding a BigInt is a miss and is replaced: 200s, never a 500 until it expires', async () => {
+  beforeEach(async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [CacheModule.register({ isGlobal: true, stores: [redisKeyv(namespace)] }), SingleFlightModule.forRoot({})],
       controllers: [PagesController],
     }).compile();
     http = moduleRef.createNestApplication({ logger: false });
     await http.init();
+  });
+  afterEach(() => http.close());
+
+  it('an entry holding a BigInt is a miss and is replaced: 200s, never a 500 until it expires', async () => {
     await request(http.getHttpServer()).get('/pages/7').expect(200, { id: '7', total: 3 });
     await raw.set(await entryKey('PagesController.one'), asStored(`sf2||${devalue.stringify({ id: '7', total: 3n })}`));
     for (let i = 0; i < 5; i++) await request(http.getHttpServer()).get('/pages/7').expect(200, { id: '7', total: 3 });
@@ -246,12 +248,6 @@ describe('where JSON follows (a controller handler behind CachedInterceptor)', (
   });
 
   it('`@Cached({ json: false })` on a handler turns the check off: such an entry is a hit', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [CacheModule.register({ isGlobal: true, stores: [redisKeyv(namespace)] }), SingleFlightModule.forRoot({})],
-      controllers: [PagesController],
-    }).compile();
-    http = moduleRef.createNestApplication({ logger: false });
-    await http.init();
     await request(http.getHttpServer()).get('/pages/raw/7').expect(200, { id: '7', total: 3 });
     await raw.set(await entryKey('PagesController.raw'), asStored(`sf2||${devalue.stringify({ id: '7', total: 3n })}`));
     await request(http.getHttpServer()).get('/pages/raw/7'); // Nest itself cannot send it: this handler said JSON does not follow

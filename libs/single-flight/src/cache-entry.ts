@@ -59,16 +59,15 @@ export class EntryFormat {
    */
   read(key: string, raw: unknown, currentTokens: readonly (string | undefined)[]): string | undefined {
     if (!this.signature) return readEntry(raw, currentTokens);
-    if (typeof raw !== 'string' || !raw.startsWith(SIGNED)) return undefined;
-    const signatureEnd = raw.indexOf('|', SIGNED.length);
-    if (signatureEnd < 0) return undefined;
-    const text = contentAt(raw, signatureEnd + 1, currentTokens);
-    if (text === undefined) return undefined;
-    if (this.verified.get(key) === raw) return text;
-    if (!this.signature.verify(key, raw.slice(signatureEnd + 1), raw.slice(SIGNED.length, signatureEnd))) return undefined;
-    if (raw.length <= VERIFIED_MAX_LENGTH) {
+    const signatureEnd = signatureEndOf(raw);
+    if (signatureEnd === undefined) return undefined;
+    const text = contentAt(raw as string, signatureEnd + 1, currentTokens);
+    if (text === undefined || this.verified.get(key) === raw) return text;
+    const signed = raw as string;
+    if (!this.signature.verify(key, signed.slice(signatureEnd + 1), signed.slice(SIGNED.length, signatureEnd))) return undefined;
+    if (signed.length <= VERIFIED_MAX_LENGTH) {
       this.verified.delete(key);
-      this.verified.set(key, raw);
+      this.verified.set(key, signed);
       if (this.verified.size > VERIFIED_KEPT) this.verified.delete(this.verified.keys().next().value!);
     }
     return text;
@@ -77,8 +76,14 @@ export class EntryFormat {
   /** Whether `raw` was recorded under `currentTokens` (its signature is checked when it is read). */
   isCurrent(raw: unknown, currentTokens: readonly (string | undefined)[]): boolean {
     if (!this.signature) return readEntry(raw, currentTokens) !== undefined;
-    if (typeof raw !== 'string' || !raw.startsWith(SIGNED)) return false;
-    const signatureEnd = raw.indexOf('|', SIGNED.length);
-    return signatureEnd >= 0 && contentAt(raw, signatureEnd + 1, currentTokens) !== undefined;
+    const signatureEnd = signatureEndOf(raw);
+    return signatureEnd !== undefined && contentAt(raw as string, signatureEnd + 1, currentTokens) !== undefined;
   }
+}
+
+/** Where the signature of a signed entry ends (its `|`); undefined for anything else. */
+function signatureEndOf(raw: unknown): number | undefined {
+  if (typeof raw !== 'string' || !raw.startsWith(SIGNED)) return undefined;
+  const end = raw.indexOf('|', SIGNED.length);
+  return end < 0 ? undefined : end;
 }

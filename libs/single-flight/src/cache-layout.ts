@@ -42,10 +42,6 @@ export class CacheLayout {
     return this.shared.breaker?.openSince;
   }
 
-  get sharedCircuitOpen(): boolean {
-    return this.sharedOpenSince !== undefined;
-  }
-
   /** The shared tier's breaker, for tests and diagnostics. */
   get sharedBreaker() {
     return this.shared.breaker;

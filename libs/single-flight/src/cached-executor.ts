@@ -38,7 +38,11 @@ export class CachedExecutor implements MethodExecutor, OnModuleDestroy, OnApplic
     }
   }
 
-  /** Queued invalidations get one last try while the stores may still be open (a rolling deploy during a blip). */
+  /**
+   * Queued invalidations get one last try while the stores may still be open (a rolling deploy
+   * during a blip). With @nestjs/cache-manager it has already run, before the stores disconnected
+   * (executor.provider.ts); this covers a CACHE_MANAGER without that hook.
+   */
   onModuleDestroy(): Promise<void> {
     return this.tags.retries.flush();
   }

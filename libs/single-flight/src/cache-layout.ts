@@ -52,7 +52,12 @@ export class CacheLayout {
    * a front tier that `isCurrent` rejects (evicted since) is passed over for the shared tier's,
    * which another process may have refreshed: one more round trip, only after an eviction.
    */
-  async read(key: string, tokenKeys: readonly string[], isCurrent: (entry: unknown, tokens: unknown[]) => boolean): Promise<StoredRead | undefined> {
+  read(key: string, tokenKeys: readonly string[], isCurrent: (entry: unknown, tokens: unknown[]) => boolean): Promise<StoredRead | undefined> {
+    if (this.front.length > 0) return this.readTiers(key, tokenKeys, isCurrent);
+    return this.shared.getMany([key, ...tokenKeys]).then((values) => values && { entry: values[0], tokens: values.slice(1) });
+  }
+
+  private async readTiers(key: string, tokenKeys: readonly string[], isCurrent: (entry: unknown, tokens: unknown[]) => boolean): Promise<StoredRead | undefined> {
     for (const tier of this.front) {
       const entry = (await tier.getMany([key]))?.[0];
       if (entry === undefined) continue;

@@ -3,7 +3,7 @@ import { callKey } from './cache-key.js';
 import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues } from './caller-value.js';
 import { InvalidationError, SingleFlightConfigError } from './errors.js';
-import type { FlightRegistry } from './flight-registry.js';
+import type { FlightRegistry, FlightRunOptions } from './flight-registry.js';
 import { providerInvocation, type Invocation } from './invocation.js';
 import type { AnyFunction, MethodExecutor } from './decorators/method-trampoline.js';
 import type { MethodMetadata } from './decorators/method-metadata.js';
@@ -75,7 +75,8 @@ export class CachedExecutor implements MethodExecutor, OnModuleDestroy, OnApplic
       cached ? this.readThrough!.run(key, inv, tags, load, signal, freeze, json) : this.loadOnly(key, inv, load, signal, freeze, json);
     const first = await this.fly(key, inv, produce);
     // A caller that joined a flight evicted under it starts over (tag-invalidation.ts, rule 4).
-    const outcome = await this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal) : this.fly(key, inv, produce)));
+    const fresh = this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal) : this.fly(key, inv, produce)));
+    const outcome = fresh === first ? first : await fresh;
     return this.values.handOut(outcome.value, () => inv.load(inv.signal));
   }
 
@@ -86,9 +87,10 @@ export class CachedExecutor implements MethodExecutor, OnModuleDestroy, OnApplic
       timeout: singleFlight.timeout ?? this.settings.timeout,
       hardTimeout: singleFlight.hardTimeout ?? this.settings.hardTimeout,
       signal: inv.signal,
+      // Only a caller that passed a signal makes the method take one: the flight's.
+      abortable: inv.signal !== undefined,
     };
-    // Only a caller that passed a signal makes the method take one: the flight's.
-    return inv.signal ? this.registry.run(key, produce, options) : this.registry.run(key, () => produce(undefined), { ...options, abortable: false });
+    return this.registry.run(key, produce as (signal?: AbortSignal) => Promise<Outcome>, options as FlightRunOptions & { abortable: false });
   }
 
   private async loadOnly(key: string, inv: Invocation, load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean, json: boolean): Promise<Outcome> {

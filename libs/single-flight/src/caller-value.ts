@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { freezeShared, NotFreezableError } from './frozen-value.js';
 import { clonePlainData, devalueSerializer, NotPlainDataError, type ValueSerializer } from './value-codec.js';
 import { checkValue, ValueLimitError, type DecodeLimits } from './value-limits.js';
@@ -27,14 +28,22 @@ export interface SharedValue {
   pristine?: unknown;
 }
 
-/** Frozen values kept for freeze-mode hits, at most (oldest dropped first). */
-const FROZEN_VALUES_KEPT = 1_000;
+/** Decoded values kept for hits (least recently used dropped first): at most this many, and this many characters of text. */
+const DECODED_KEPT = 1_000;
+const DECODED_KEPT_LENGTH = 32 * 1024 * 1024;
+
+/** The last checked value decoded under a key, with its text: a hit that reads the same text decodes nothing. */
+interface Decoded {
+  text: string;
+  /** Frozen: handed out as is. Not frozen: pristine, never handed out, only copied. */
+  value: unknown;
+  frozen: boolean;
+}
 
 export class CallerValues {
   /** Methods already warned about, once each. */
   private readonly warned = new Set<string>();
-  /** Freeze mode: the last frozen value per key with the text it was decoded from; a hit with the same text reuses it. */
-  private readonly frozen = new Map<string, { text: string; value: unknown }>();
+  private readonly known = new LRUCache<string, Decoded>({ max: DECODED_KEPT, maxSize: DECODED_KEPT_LENGTH, sizeCalculation: (d) => Math.max(1, d.text.length) });
 
   constructor(
     private readonly serializer: ValueSerializer,
@@ -92,15 +101,8 @@ export class CallerValues {
     if (!shared.shareable) return ownLoad();
     // Later callers: copies of one more decoded value that nobody else holds (the first caller may
     // already have changed its own), cheaper than decoding each time.
-    if (this.serializer === devalueSerializer) {
-      shared.pristine ??= this.serializer.decode(shared.text!);
-      try {
-        return clonePlainData(shared.pristine);
-      } catch (error) {
-        if (!(error instanceof NotPlainDataError)) throw error;
-      }
-    }
-    return this.serializer.decode(shared.text!);
+    shared.pristine ??= this.serializer.decode(shared.text!);
+    return this.copy(shared.pristine, shared.text!);
   }
 
   /** Checked before decoding: the text alone may be too much. */
@@ -116,9 +118,17 @@ export class CallerValues {
   }
 
   private decoded(text: string, where: string, key: string, freeze: boolean, json: boolean, check = true): SharedValue {
-    if (!freeze) return { text, first: this.decode(text, json, check), frozen: false, shareable: true };
-    const known = this.frozen.get(key);
-    if (known?.text === text) return { text, first: known.value, frozen: true, shareable: true };
+    const known = this.known.get(key);
+    if (known?.text === text && known.frozen === freeze) {
+      return freeze ? { text, first: known.value, frozen: true, shareable: true } : { text, first: this.copy(known.value, text), frozen: false, shareable: true, pristine: known.value };
+    }
+    if (!freeze) {
+      // The decoded value stays pristine (kept for later hits, and copied for later callers); the first caller gets a copy.
+      const pristine = this.decode(text, json, check);
+      // Only checked values: a hit finds its value here and skips the check.
+      if (check) this.known.set(key, { text, value: pristine, frozen: false });
+      return { text, first: this.copy(pristine, text), frozen: false, shareable: true, pristine };
+    }
     let value: unknown;
     try {
       value = freezeShared(this.decode(text, json, check));
@@ -127,12 +137,20 @@ export class CallerValues {
       this.warnOnce(`${where}:freeze`, `${where}: freeze is on, but the value holds something that cannot be frozen (${error.message}): callers get copies instead`);
       return { text, first: this.serializer.decode(text), frozen: false, shareable: true };
     }
-    // Only checked values: a hit finds its value here and skips the check.
-    if (!check) return { text, first: value, frozen: true, shareable: true };
-    this.frozen.delete(key);
-    this.frozen.set(key, { text, value });
-    if (this.frozen.size > FROZEN_VALUES_KEPT) this.frozen.delete(this.frozen.keys().next().value!);
+    if (check) this.known.set(key, { text, value, frozen: true });
     return { text, first: value, frozen: true, shareable: true };
+  }
+
+  /** A copy of a pristine value: cloned when the default serializer made it (cheaper than decoding), else decoded again. */
+  private copy(pristine: unknown, text: string): unknown {
+    if (this.serializer === devalueSerializer) {
+      try {
+        return clonePlainData(pristine);
+      } catch (error) {
+        if (!(error instanceof NotPlainDataError)) throw error;
+      }
+    }
+    return this.serializer.decode(text);
   }
 
   private warnOnce(id: string, message: string): void {

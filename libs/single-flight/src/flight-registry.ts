@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { Deadlines, type Deadline } from './deadlines.js';
 import { FlightTimeoutError } from './errors.js';
 
 export interface FlightRunOptions {
@@ -22,7 +23,7 @@ interface Flight {
   readonly controller?: AbortController;
   /** Callers still attached; when the last one leaves early, the loader is aborted. */
   waiters: number;
-  hardTimer?: ReturnType<typeof setTimeout>;
+  hardTimer?: Deadline;
 }
 
 /**
@@ -34,6 +35,8 @@ interface Flight {
 export class FlightRegistry {
   private readonly flights = new Map<string, Flight>();
   private readonly logger = new Logger('SingleFlight');
+  /** Hard timeouts fire within 100 ms of being due. */
+  private readonly deadlines = new Deadlines(100);
 
   /** Flights in progress. */
   get size(): number {
@@ -67,25 +70,24 @@ export class FlightRegistry {
 
   private start(key: string, fn: (signal: AbortSignal) => unknown, { hardTimeout, abortable = true }: FlightRunOptions): Flight {
     let resolve!: (value: unknown) => void;
-    let reject!: (error: unknown) => void;
-    const outcome = new Promise((res, rej) => ((resolve = res), (reject = rej)));
+    let rejectOutcome!: (error: unknown) => void;
     // Nobody may be listening when it settles (every caller left): never an unhandled rejection.
-    outcome.catch(() => undefined);
+    const reject = (error: unknown) => (outcome.catch(noop), rejectOutcome(error));
+    const outcome = new Promise((res, rej) => ((resolve = res), (rejectOutcome = rej)));
     const flight: Flight = { outcome, controller: abortable ? new AbortController() : undefined, waiters: 1 };
     this.flights.set(key, flight);
     if (hardTimeout !== undefined) {
-      flight.hardTimer = setTimeout(() => {
+      flight.hardTimer = this.deadlines.add(hardTimeout, () => {
         const error = new FlightTimeoutError(key, hardTimeout, 'flight', flight.controller !== undefined);
         // Once per flight; its callers get the error (a 503 over HTTP), which Nest does not log again.
         this.logger.error(`${error.message} (${flight.waiters} caller${flight.waiters === 1 ? '' : 's'} waiting)`);
         reject(error);
         this.drop(key, flight);
         flight.controller?.abort(error);
-      }, hardTimeout);
-      flight.hardTimer.unref?.();
+      });
     }
     const settle = () => {
-      clearTimeout(flight.hardTimer);
+      flight.hardTimer?.cancel();
       this.drop(key, flight);
     };
     let result: unknown;
@@ -94,7 +96,7 @@ export class FlightRegistry {
     } catch (error) {
       result = Promise.reject(error);
     }
-    Promise.resolve(result).then(
+    (isThenable(result) ? result : Promise.resolve(result)).then(
       (value) => (settle(), resolve(value)),
       (error) => (settle(), reject(error)),
     );
@@ -129,7 +131,7 @@ export class FlightRegistry {
     if (--flight.waiters > 0) return;
     // Every caller gave up: abort the loader and let the next caller start afresh.
     this.drop(key, flight);
-    clearTimeout(flight.hardTimer);
+    flight.hardTimer?.cancel();
     flight.controller?.abort(new Error(`Every caller of flight "${key}" left`));
   }
 
@@ -137,3 +139,6 @@ export class FlightRegistry {
     if (this.flights.get(key) === flight) this.flights.delete(key);
   }
 }
+
+const noop = () => undefined;
+const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as PromiseLike<unknown> | null)?.then === 'function';

@@ -3,7 +3,10 @@ import { callKey } from './cache-key.js';
 import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues } from './caller-value.js';
 import { InvalidationError, SingleFlightConfigError } from './errors.js';
+import type { FleetBus } from './fleet-bus.js';
 import type { FlightRegistry, FlightRunOptions } from './flight-registry.js';
+import type { LocalTier } from './local-tier.js';
+import type { RedisLink } from './redis-link.js';
 import { providerInvocation, type Invocation } from './invocation.js';
 import type { AnyFunction, MethodExecutor } from './decorators/method-trampoline.js';
 import type { MethodMetadata } from './decorators/method-metadata.js';
@@ -26,6 +29,10 @@ export class CachedExecutor implements MethodExecutor, OnModuleDestroy, OnApplic
     private readonly values: CallerValues,
     /** The stores, for diagnostics (their breakers); undefined without a CACHE_MANAGER. */
     readonly layout?: CacheLayout,
+    /** The in-process tier (`forRoot({ local })`). */
+    readonly local?: LocalTier,
+    /** The bus and its Redis connections (`forRoot({ redis })`), closed with the application. */
+    readonly fleet?: { link: RedisLink; bus: FleetBus },
   ) {}
 
   /** Fails at start, naming the method, for what only the running application can tell. */
@@ -35,6 +42,13 @@ export class CachedExecutor implements MethodExecutor, OnModuleDestroy, OnApplic
       throw new SingleFlightConfigError(
         `${where}: ${decorator} needs a cache, but no CACHE_MANAGER is provided. Import CacheModule.register({ isGlobal: true }) from @nestjs/cache-manager.`,
       );
+    }
+    if (meta.cached?.local && !this.local) {
+      throw new SingleFlightConfigError(`${where}: @Cached({ local: true }) needs the module's local tier: SingleFlightModule.forRoot({ local: { max: 10_000 } })`);
+    }
+    if (meta.singleFlight?.distributed) {
+      if (!this.fleet) throw new SingleFlightConfigError(`${where}: @SingleFlight({ distributed: true }) needs the module's "redis" (an ioredis client or a URL), where its leases are taken`);
+      if (!meta.cached) throw new SingleFlightConfigError(`${where}: @SingleFlight({ distributed: true }) needs @Cached(): the other processes wait for the entry the loader writes`);
     }
   }
 
@@ -48,8 +62,12 @@ export class CachedExecutor implements MethodExecutor, OnModuleDestroy, OnApplic
   }
 
   /** Stops retrying queued invalidations, naming those never written. */
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     this.tags.stop();
+    if (this.fleet) {
+      this.fleet.bus.stop();
+      await this.fleet.link.close();
+    }
   }
 
   /** Entry point of provider trampolines. */
@@ -65,14 +83,23 @@ export class CachedExecutor implements MethodExecutor, OnModuleDestroy, OnApplic
     const key = callKey(inv, this.settings.keyPrefix, this.settings.vary);
     // A call made from inside its own flight would wait for itself: it runs plainly.
     if (singleFlight && insideFlightOf(key)) return inv.load(inv.signal);
+    const local = cached !== undefined && this.local !== undefined && cached.local !== false;
+    if (local) {
+      const kept = this.local!.get(key);
+      if (kept) return this.values.fromKept(kept);
+    }
     const tags = cached ? this.tags.cachedTags(inv) : NO_TAGS;
     const freeze = cached?.freeze ?? singleFlight?.freeze ?? this.settings.freeze;
     // JSON follows: a value JSON cannot write is neither cached nor taken from the cache (value-limits.ts).
     const json = cached?.json ?? (inv.json || this.settings.json);
     // Inside a flight, the method runs marked as that flight's work: a call back into it runs plainly.
     const load = singleFlight ? (signal: AbortSignal | undefined) => runFlightOf(key, () => inv.load(signal)) : inv.load;
+    const distributed = singleFlight !== undefined && cached !== undefined && this.fleet !== undefined && (singleFlight.distributed ?? this.settings.distributed);
+    const fleetTimeout = distributed ? (singleFlight.hardTimeout ?? this.settings.hardTimeout) : undefined;
     const produce = (signal: AbortSignal | undefined): Promise<Outcome> =>
-      cached ? this.readThrough!.run(key, inv, tags, load, signal, freeze, json) : this.loadOnly(key, inv, load, signal, freeze, json);
+      cached
+        ? this.readThrough!.run({ key, inv, tags, load, signal, freeze, json, local, fleetTimeout })
+        : this.loadOnly(key, inv, load, signal, freeze, json);
     const first = await this.fly(key, inv, produce);
     // A caller that joined a flight evicted under it starts over (tag-invalidation.ts, rule 4).
     const fresh = this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal) : this.fly(key, inv, produce)));

@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { freezeShared, NotFreezableError } from './frozen-value.js';
+import type { KeptValue } from './local-tier.js';
 import { clonePlainData, devalueSerializer, NotPlainDataError, type ValueSerializer } from './value-codec.js';
 import { checkValue, ValueLimitError, type DecodeLimits } from './value-limits.js';
 
@@ -89,6 +90,19 @@ export class CallerValues {
       this.logger.warn(`Ignoring a cache entry under "${key}" (a miss; the next load replaces it): ${(error as Error).message}`);
       return undefined;
     }
+  }
+
+  /** What the local tier may keep of a flight's value: a frozen or a pristine value, never one a caller holds; undefined for what is not cached. */
+  keepable(shared: SharedValue): KeptValue | undefined {
+    if (shared.text === undefined || !shared.shareable || shared.uncached) return undefined;
+    if (shared.frozen) return { value: shared.first, frozen: true, text: shared.text };
+    shared.pristine ??= this.serializer.decode(shared.text);
+    return { value: shared.pristine, frozen: false, text: shared.text };
+  }
+
+  /** A local-tier hit's value for one caller: the frozen value, or a copy of its own. */
+  fromKept(kept: KeptValue): unknown {
+    return kept.frozen ? kept.value : this.copy(kept.value, kept.text);
   }
 
   /** This caller's value; `ownLoad` runs the method for a caller that cannot share the flight's. */

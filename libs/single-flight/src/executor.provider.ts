@@ -6,7 +6,11 @@ import { CacheLayout } from './cache-layout.js';
 import { CachedExecutor } from './cached-executor.js';
 import { CallerValues } from './caller-value.js';
 import { SingleFlightConfigError } from './errors.js';
+import { FleetBus } from './fleet-bus.js';
+import { FleetFlights } from './fleet-flight.js';
 import { FlightRegistry } from './flight-registry.js';
+import { LocalTier } from './local-tier.js';
+import { RedisLink } from './redis-link.js';
 import type { SingleFlightModuleOptions } from './interfaces/single-flight-module-options.interface.js';
 import { resolveModuleOptions } from './module-settings.js';
 import { ReadThrough } from './read-through.js';
@@ -26,11 +30,26 @@ function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegi
       throw new SingleFlightConfigError(`SingleFlightModule.${source}(): keyPrefix "${settings.keyPrefix}" starts with the cache store's Keyv namespace "${namespace}:"; choose another keyPrefix`);
     }
   }
-  const tags = new TagInvalidation(layout, registry, settings.keyPrefix, logger);
+  const link = settings.redis === undefined ? undefined : new RedisLink(settings.redis, settings.storeTimeout);
+  const bus = link && new FleetBus(link, `${settings.keyPrefix}bus`, logger);
+  // With a bus, the local tier is only as good as its subscription.
+  const local = settings.local && new LocalTier(settings.local, settings.local.ttl, bus ? () => bus.connected : undefined);
+  const fleet = link && bus && new FleetFlights(link, bus, settings.keyPrefix, settings.lease, Math.min(FLEET_POLL, settings.lease));
+  const tags = new TagInvalidation(layout, registry, settings.keyPrefix, logger, local, bus);
+  bus?.start({
+    evicted: (evicted) => tags.evictedElsewhere(evicted),
+    settled: (key) => fleet!.settled(key),
+    // Messages may have been missed while it was down: nothing kept before is trusted.
+    connection: () => local?.clear(),
+  });
   const values = new CallerValues(settings.serializer, logger, settings.decodeLimits);
   if (cache) flushBeforeDisconnect(cache, tags);
-  return new CachedExecutor(settings, registry, tags, layout && new ReadThrough(layout, tags, values, settings.ttl, new EntryFormat(settings.signature)), values, layout);
+  const readThrough = layout && new ReadThrough(layout, tags, values, settings.ttl, new EntryFormat(settings.signature), local, fleet);
+  return new CachedExecutor(settings, registry, tags, readThrough, values, layout, local, link && bus && { link, bus });
 }
+
+/** How often a process waiting for another's fleet-wide flight looks again without being told (ms). */
+const FLEET_POLL = 200;
 
 /**
  * @nestjs/cache-manager disconnects the stores in CACHE_MANAGER's onModuleDestroy, which Nest may

@@ -14,3 +14,5 @@ export type { CircuitBreakerOptions } from './circuit-breaker.js';
 export { devalueSerializer, type ValueSerializer } from './value-codec.js';
 export type { DecodeLimits } from './value-limits.js';
 export type { SigningSecret } from './entry-signature.js';
+export type { LocalTierOptions } from './local-tier.js';
+export type { RedisOption } from './redis-link.js';

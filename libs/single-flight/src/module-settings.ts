@@ -5,6 +5,10 @@ import { validateOptions } from './validate-options.js';
 import { devalueSerializer, type ValueSerializer } from './value-codec.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './value-limits.js';
 import { EntrySignature } from './entry-signature.js';
+import { SingleFlightConfigError } from './errors.js';
+import { DEFAULT_LEASE } from './fleet-flight.js';
+import { LOCAL_TTL_WITHOUT_BUS_DEFAULT, LOCAL_TTL_WITHOUT_BUS_MAX, type LocalTierOptions } from './local-tier.js';
+import type { RedisOption } from './redis-link.js';
 
 /** The module options, checked and with their defaults. */
 export interface ExecutorSettings {
@@ -23,6 +27,11 @@ export interface ExecutorSettings {
   decodeLimits: Required<DecodeLimits>;
   /** Signs and verifies entries; undefined without a `secret`. */
   signature?: EntrySignature;
+  /** The local tier, its `ttl` resolved (undefined: the method's); undefined without one. */
+  local?: LocalTierOptions;
+  redis?: RedisOption;
+  distributed: boolean;
+  lease: number;
 }
 
 /** Validates the options of `forRoot()` or `forRootAsync()` (named in errors by `where`) and fills in the defaults. */
@@ -42,12 +51,20 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
     enabled: 'boolean',
     decodeLimits: 'object',
     secret: 'secret',
+    local: 'local',
+    redis: 'redis',
+    distributed: 'boolean',
+    lease: 'positive',
     // ConfigurableModuleBuilder passes its extras along with the options.
     isGlobal: 'boolean',
   });
   const circuitBreaker = options.circuitBreaker === false ? false : { ...DEFAULT_CIRCUIT_BREAKER, ...options.circuitBreaker };
   if (circuitBreaker) validateOptions(`${where} circuitBreaker`, circuitBreaker, { failureThreshold: 'positive', resetTimeout: 'positive' });
   if (options.serializer) validateOptions(`${where} serializer`, options.serializer, { encode: 'function', decode: 'function' });
+  const local = resolveLocal(options, where);
+  if (options.distributed && !options.redis) {
+    throw new SingleFlightConfigError(`${where}: option "distributed" needs "redis" (an ioredis client or a URL): fleet-wide flights take their leases there`);
+  }
   const decodeLimits = { ...DEFAULT_DECODE_LIMITS, ...options.decodeLimits };
   validateOptions(`${where} decodeLimits`, decodeLimits, { maxLength: 'count', maxDepth: 'count' });
   return {
@@ -65,5 +82,23 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
     serializer: options.serializer ?? devalueSerializer,
     decodeLimits,
     signature: options.secret === undefined ? undefined : new EntrySignature(options.secret),
+    local,
+    redis: options.redis,
+    distributed: options.distributed ?? false,
+    lease: options.lease ?? DEFAULT_LEASE,
   };
+}
+
+/** Without a bus, the local tier's lifetime is the bound on unseen evictions: short, and said so. */
+function resolveLocal({ local, redis }: SingleFlightModuleOptions, where: string): LocalTierOptions | undefined {
+  if (!local) return undefined;
+  validateOptions(`${where} local`, local, { max: 'count', maxSize: 'count', ttl: 'positive' });
+  if (local.max === undefined) throw new SingleFlightConfigError(`${where}: option "local" needs "max", the most entries it keeps (e.g. { max: 10_000 })`);
+  if (redis) return { ...local };
+  if (local.ttl !== undefined && local.ttl > LOCAL_TTL_WITHOUT_BUS_MAX) {
+    throw new SingleFlightConfigError(
+      `${where}: local.ttl ${local.ttl} ms without "redis": without the bus, another process's eviction goes unseen here for up to local.ttl, so it may be at most ${LOCAL_TTL_WITHOUT_BUS_MAX} ms. Give "redis" (an ioredis client or a URL) for the bus, or a shorter local.ttl`,
+    );
+  }
+  return { ...local, ttl: local.ttl ?? LOCAL_TTL_WITHOUT_BUS_DEFAULT };
 }

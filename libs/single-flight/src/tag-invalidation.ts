@@ -4,9 +4,11 @@ import { tokenOf } from './cache-entry.js';
 import type { CacheLayout } from './cache-layout.js';
 import { tagKey } from './cache-key.js';
 import { messageOf, showValue } from './errors.js';
+import type { FleetBus } from './fleet-bus.js';
 import type { FlightRegistry } from './flight-registry.js';
 import { InvalidationRetries } from './invalidation-retries.js';
 import type { Invocation } from './invocation.js';
+import type { LocalTier } from './local-tier.js';
 import type { TagList } from './interfaces/method-types.interface.js';
 
 /**
@@ -96,6 +98,8 @@ export class TagInvalidation {
     private readonly registry: FlightRegistry,
     private readonly keyPrefix: string,
     logger: Logger,
+    private readonly local?: LocalTier,
+    private readonly bus?: FleetBus,
   ) {
     this.retries = new InvalidationRetries((tags) => this.writeFreshTokens(tags), logger);
   }
@@ -150,17 +154,28 @@ export class TagInvalidation {
    * write stands either way.
    */
   async invalidate(tags: readonly string[]): Promise<void> {
+    this.dropLocally(tags);
+    if (!this.layout || tags.length === 0) return;
+    if (this.storeKnownDown()) return this.retries.add(tags);
+    const mark = this.retries.mark();
+    if (await this.writeFreshTokens(tags)) this.retries.settled(tags, mark);
+    else this.retries.add(tags);
+  }
+
+  /** Another process invalidated `tags` (the bus says so): rule 2, and the local tier drops their entries. */
+  evictedElsewhere(tags: readonly string[]): void {
+    this.dropLocally(tags);
+  }
+
+  /** Rule 2, and the local tier's entries of `tags` (and reads of them in progress) are no longer valid. */
+  private dropLocally(tags: readonly string[]): void {
     for (const tag of tags) {
       for (const run of this.flightsByTag.get(tag) ?? []) {
         run.detached = true;
         this.registry.forget(run.key);
       }
     }
-    if (!this.layout || tags.length === 0) return;
-    if (this.storeKnownDown()) return this.retries.add(tags);
-    const mark = this.retries.mark();
-    if (await this.writeFreshTokens(tags)) this.retries.settled(tags, mark);
-    else this.retries.add(tags);
+    this.local?.invalidate(tags);
   }
 
   /** Has this process an invalidation of one of `tags` that the store has not taken yet? Its entries are then misses here. */
@@ -190,6 +205,15 @@ export class TagInvalidation {
   /** A fresh token per tag, written to the shared store even while its circuit is open. */
   private async writeFreshTokens(tags: readonly string[]): Promise<boolean> {
     const written = await this.layout!.writeTokens(tags.map((tag) => ({ key: tagKey(this.keyPrefix, tag), value: newToken() })), this.tokenTtl);
+    if (written) {
+      // Reads that began while the write was out may have found the old tokens: nothing they saw is kept locally.
+      this.local?.invalidate(tags);
+      // Other processes' local tiers hear of it from the bus; until Redis took the message, it is not done (rule 3 retries both).
+      if (this.bus && !(await this.bus.publish({ evicted: tags }))) {
+        this.lastTokenWriteFailed = true;
+        return false;
+      }
+    }
     this.lastTokenWriteFailed = !written;
     if (written) this.lastTokenWrite = Date.now();
     return written;

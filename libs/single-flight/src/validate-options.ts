@@ -1,6 +1,6 @@
 import { showValue, SingleFlightConfigError } from './errors.js';
 
-type Rule = 'positive' | 'count' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string' | 'secret';
+type Rule = 'positive' | 'count' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string' | 'secret' | 'local' | 'redis';
 
 const isTag = (t: unknown): boolean => (typeof t === 'string' && t.length > 0) || typeof t === 'function';
 
@@ -18,6 +18,9 @@ const valid: Record<Rule, (value: unknown) => boolean> = {
   namespace: (v) => typeof v === 'string' && /^[^:#@\s]+$/.test(v),
   tags: (v) => typeof v === 'function' || (Array.isArray(v) && v.every(isTag)),
   object: (v) => typeof v === 'object' && v !== null,
+  local: (v) => v === false || (typeof v === 'object' && v !== null && !Array.isArray(v)),
+  // An ioredis client (duck-typed: another copy of ioredis is still one), or a URL.
+  redis: (v) => (typeof v === 'string' && /^rediss?:\/\//.test(v)) || (typeof v === 'object' && v !== null && typeof (v as { duplicate?: unknown }).duplicate === 'function' && typeof (v as { publish?: unknown }).publish === 'function'),
 };
 
 const expected: Record<Rule, string> = {
@@ -30,6 +33,8 @@ const expected: Record<Rule, string> = {
   namespace: "a non-empty string without ':', '#', '@' or spaces",
   tags: 'an array of non-empty strings and tag functions, or a function returning the tags',
   object: 'an object',
+  local: 'an object such as { max: 10_000 }, or false',
+  redis: 'an ioredis client or a redis:// (rediss://) URL',
 };
 
 /** Throws a SingleFlightConfigError naming `where` for an unknown option or a value of the wrong kind. */

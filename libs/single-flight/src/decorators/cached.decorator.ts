@@ -25,6 +25,7 @@ export function Cached<A extends unknown[] = any[], This = any>(options: CachedO
       namespace: 'namespace',
       freeze: 'boolean',
       json: 'boolean',
+      local: 'boolean',
     });
     return decorateMethod(target, propertyKey, descriptor, CACHED_METADATA, '@Cached()', options);
   }) as never;

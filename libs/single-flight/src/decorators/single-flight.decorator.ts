@@ -18,6 +18,7 @@ export function SingleFlight<A extends unknown[] = any[], This = any>(options: S
       hardTimeout: 'positive',
       namespace: 'namespace',
       freeze: 'boolean',
+      distributed: 'boolean',
     });
     return decorateMethod(target, propertyKey, descriptor, SINGLE_FLIGHT_METADATA, '@SingleFlight()', options);
   }) as never;

@@ -21,6 +21,8 @@ export interface CachedOptions<A extends unknown[] = any[], This = any> {
    * taught JSON to write BigInts (`BigInt.prototype.toJSON`) is not refused them.
    */
   json?: boolean;
+  /** Use the module's local tier (`forRoot({ local })`) for this method. Default: true when the module has one. */
+  local?: boolean;
 }
 
 export type { KeyFunction };

@@ -1,5 +1,7 @@
 import type { CircuitBreakerOptions } from '../circuit-breaker.js';
 import type { SigningSecret } from '../entry-signature.js';
+import type { LocalTierOptions } from '../local-tier.js';
+import type { RedisOption } from '../redis-link.js';
 import type { ValueSerializer } from '../value-codec.js';
 import type { DecodeLimits } from '../value-limits.js';
 
@@ -44,6 +46,27 @@ export interface SingleFlightModuleOptions {
   secret?: SigningSecret;
   /** Default for `json` on `@Cached`: every cached value is sent as JSON (an HTTP API). Default `false`. */
   json?: boolean;
+  /**
+   * An in-process tier in front of CACHE_MANAGER, holding decoded values: a hit costs no round trip
+   * and no decode. `@Cached` methods use it unless they say `local: false`. An entry is dropped
+   * when this process invalidates one of its tags, and when another process does, once the bus
+   * (`redis`) delivers it; without a bus, `local.ttl` (at most 10 s, default 1 s) bounds how long
+   * another process's eviction can go unseen here. Default `false`.
+   */
+  local?: LocalTierOptions | false;
+  /**
+   * Redis for the invalidation bus and fleet-wide flights: an ioredis client (the module duplicates
+   * it for its subscription and leaves the client itself to the application) or a URL (the module
+   * connects and disconnects). Entries still go through CACHE_MANAGER.
+   */
+  redis?: RedisOption;
+  /** Default for `@SingleFlight({ distributed })`: one load per key for the whole fleet (needs `redis`). Default `false`. */
+  distributed?: boolean;
+  /**
+   * Fleet-wide flights: how long (ms) a holder owns a key without renewing (it renews while it
+   * loads, up to `hardTimeout`); a holder that dies is taken over after this. Default 5,000.
+   */
+  lease?: number;
   /** `false` is a kill switch: decorated methods run as if undecorated. Default `true`. */
   enabled?: boolean;
 }

@@ -11,4 +11,10 @@ export interface SingleFlightOptions<A extends unknown[] = any[], This = any> {
   namespace?: string;
   /** Hand every caller one deeply frozen value instead of its own copy (hot paths). */
   freeze?: boolean;
+  /**
+   * One load per key for the whole fleet, not only per process: a lease in Redis elects the
+   * loader, the other processes wait for its entry and read it (needs `@Cached` and the module's
+   * `redis`). Default: the module's `distributed`.
+   */
+  distributed?: boolean;
 }

@@ -1,0 +1,102 @@
+import type { Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { messageOf } from './errors.js';
+import { UNANSWERED, type RedisLink } from './redis-link.js';
+
+/** What instances tell each other, on one Redis pub/sub channel under the key prefix. */
+type BusMessage =
+  /** Tags just invalidated (their new tokens are in the store already). */
+  | { from: string; evicted: string[] }
+  /** A fleet-wide flight of this key ended (filled, or failed): its waiters may read, or take over. */
+  | { from: string; settled: string };
+
+export interface BusListener {
+  /** Another instance invalidated these tags. */
+  evicted(tags: readonly string[]): void;
+  /** A fleet-wide flight of `key` ended, in any instance. */
+  settled(key: string): void;
+  /** The subscription was lost (`up` false: messages may be missed from now on) or is back. */
+  connection(up: boolean): void;
+}
+
+/**
+ * The invalidation bus (bentocache's bus, in spirit; Redis pub/sub). Delivery is at most once, so
+ * what matters is knowing when it may have failed: `connected` is true only between a confirmed
+ * SUBSCRIBE and the next loss of the connection, and the listener hears of both.
+ */
+export class FleetBus {
+  /** This instance, so it can ignore its own messages. */
+  readonly id = randomBytes(8).toString('base64url');
+  private subscribed = false;
+  private stopped = false;
+  private listener?: BusListener;
+
+  constructor(
+    private readonly link: RedisLink,
+    readonly channel: string,
+    private readonly logger: Logger,
+  ) {}
+
+  get connected(): boolean {
+    return this.subscribed;
+  }
+
+  /** Subscribes now and after every reconnection. Never waits: until it is subscribed, `connected` is false. */
+  start(listener: BusListener): void {
+    this.listener = listener;
+    const { subscriber } = this.link;
+    subscriber.on('message', (channel: string, text: string) => channel === this.channel && this.receive(text));
+    subscriber.on('ready', () => void this.subscribe());
+    for (const event of ['close', 'end']) subscriber.on(event, () => this.lost());
+    if (subscriber.status === 'ready') void this.subscribe();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.subscribed = false;
+  }
+
+  /** Whether Redis took the message (not whether anyone heard it: nobody may be listening). */
+  async publish(message: { evicted: readonly string[] } | { settled: string }): Promise<boolean> {
+    const text = JSON.stringify({ from: this.id, ...message });
+    return (await this.link.run((redis) => redis.publish(this.channel, text))) !== UNANSWERED;
+  }
+
+  private async subscribe(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.link.subscriber.subscribe(this.channel);
+    } catch (error) {
+      // The next 'ready' tries again.
+      this.logger.warn(`Cache bus: could not subscribe to "${this.channel}" (${messageOf(error)}): the local tier is bypassed until it can`);
+      return;
+    }
+    if (this.subscribed || this.stopped || this.link.subscriber.status !== 'ready') return;
+    this.subscribed = true;
+    this.listener?.connection(true);
+  }
+
+  private lost(): void {
+    if (!this.subscribed) return;
+    this.subscribed = false;
+    if (!this.stopped) this.logger.warn(`Cache bus: subscription to "${this.channel}" lost: the local tier is bypassed until it is back`);
+    this.listener?.connection(false);
+  }
+
+  /** Anyone with access to Redis can publish here: a message that is not one of ours is ignored. */
+  private receive(text: string): void {
+    let message: Partial<BusMessage & { evicted: unknown; settled: unknown }>;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (typeof message !== 'object' || message === null || message.from === this.id) return;
+    if (Array.isArray(message.evicted)) {
+      const tags = message.evicted.filter((tag): tag is string => typeof tag === 'string');
+      if (tags.length > 0) this.listener?.evicted(tags);
+    } else if (typeof message.settled === 'string') {
+      this.listener?.settled(message.settled);
+    }
+  }
+}

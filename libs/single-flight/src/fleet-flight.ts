@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import type { FleetBus } from './fleet-bus.js';
+import { UNANSWERED, type RedisLink } from './redis-link.js';
+
+/** Default lease (ms): how long a holder owns a key without renewing it. */
+export const DEFAULT_LEASE = 5_000;
+
+// Compare-and-act: only the holder of a lease renews or releases it.
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/**
+ * One load per key for the whole fleet (`@SingleFlight({ distributed: true })`), on top of each
+ * process's own flight: the process's leader takes a lease in Redis (`SET NX PX`) and loads; the
+ * leaders of other processes wait for its entry, woken by the bus when its flight ends (and by
+ * polling, should a message be lost), and read it. A holder renews its lease while it loads, for
+ * at most the hard timeout; one that dies or hangs loses it after `lease` ms, and the first
+ * waiter to ask then takes over. With Redis unreachable, every process loads on its own: the
+ * cache is never the outage.
+ */
+export class FleetFlights {
+  /** Wake-ups of local waiters, per key. */
+  private readonly waiting = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly bus: FleetBus,
+    private readonly keyPrefix: string,
+    readonly lease: number,
+    /** How often a waiter looks again without being told (ms). */
+    private readonly poll: number,
+  ) {}
+
+  /** Usable now: Redis connected. */
+  get available(): boolean {
+    return this.link.ready;
+  }
+
+  /** Called by the bus: the fleet-wide flight of `key` ended somewhere. */
+  settled(key: string): void {
+    for (const wake of this.waiting.get(key) ?? []) wake();
+  }
+
+  /**
+   * `read`: this process's look at the store (a hit, or undefined); `load`: the load and write.
+   * Resolves with a hit found by a read, or with this process's load; waits at most `hardTimeout`
+   * for another holder before loading itself.
+   */
+  async run<T>(key: string, read: () => Promise<T | undefined>, load: () => Promise<T>, hardTimeout: number): Promise<T> {
+    const leaseKey = `${this.keyPrefix}lease|${key}`;
+    const giveUpAt = performance.now() + hardTimeout;
+    for (;;) {
+      const token = randomBytes(12).toString('base64url');
+      const taken = await this.link.run((redis) => redis.set(leaseKey, token, 'PX', this.lease, 'NX'));
+      if (taken === UNANSWERED) return load();
+      if (taken === 'OK') return this.hold(key, leaseKey, token, read, load, hardTimeout);
+      await this.wake(key, Math.min(this.poll, giveUpAt - performance.now()));
+      const hit = await read();
+      if (hit !== undefined) return hit;
+      if (performance.now() >= giveUpAt) return load();
+    }
+  }
+
+  private async hold<T>(key: string, leaseKey: string, token: string, read: () => Promise<T | undefined>, load: () => Promise<T>, hardTimeout: number): Promise<T> {
+    const renewal = setInterval(() => void this.link.run((redis) => redis.eval(RENEW, 1, leaseKey, token, this.lease)), Math.max(1, Math.floor(this.lease / 3)));
+    renewal.unref();
+    // A hung load stops renewing after the hard timeout: its lease then lapses and a waiter takes over.
+    const stopRenewing = setTimeout(() => clearInterval(renewal), hardTimeout);
+    stopRenewing.unref();
+    try {
+      // The previous holder may have filled it between this process's read and its lease.
+      const hit = await read();
+      if (hit !== undefined) return hit;
+      return await load();
+    } finally {
+      clearInterval(renewal);
+      clearTimeout(stopRenewing);
+      await this.link.run((redis) => redis.eval(RELEASE, 1, leaseKey, token));
+      void this.bus.publish({ settled: key });
+    }
+  }
+
+  /** Until the bus says the flight of `key` ended, or `ms` passed. */
+  private wake(key: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let waiters = this.waiting.get(key);
+      if (!waiters) this.waiting.set(key, (waiters = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.waiting.get(key) === waiters) this.waiting.delete(key);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      waiters.add(done);
+    });
+  }
+}

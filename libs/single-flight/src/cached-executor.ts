@@ -1,4 +1,4 @@
-import type { OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
+import type { OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import { callKey } from './cache-key.js';
 import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues } from './caller-value.js';
@@ -20,7 +20,7 @@ import type { ExecutorSettings } from './module-settings.js';
  * Provider methods reach it through their trampoline, controller handlers through
  * CachedInterceptor; the steps live in read-through.ts, tag-invalidation.ts and caller-value.ts.
  */
-export class CachedExecutor implements MethodExecutor, OnModuleDestroy, OnApplicationShutdown {
+export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
   constructor(
     readonly settings: ExecutorSettings,
     private readonly registry: FlightRegistry,
@@ -50,6 +50,11 @@ export class CachedExecutor implements MethodExecutor, OnModuleDestroy, OnApplic
       if (!this.fleet) throw new SingleFlightConfigError(`${where}: @SingleFlight({ distributed: true }) needs the module's "redis" (an ioredis client or a URL), where its leases are taken`);
       if (!meta.cached) throw new SingleFlightConfigError(`${where}: @SingleFlight({ distributed: true }) needs @Cached(): the other processes wait for the entry the loader writes`);
     }
+  }
+
+  /** Redis is connected once the application has started (the explorer's checks passed). */
+  onApplicationBootstrap(): void {
+    this.fleet?.link.open();
   }
 
   /**

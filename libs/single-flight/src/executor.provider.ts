@@ -19,7 +19,7 @@ import { SINGLE_FLIGHT_MODULE_OPTIONS } from './single-flight.module-definition.
 import { TagInvalidation } from './tag-invalidation.js';
 
 /** Builds the application's executor and its parts from the module options (forRoot and forRootAsync alike). */
-function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegistry, cache: Cache | undefined, source = 'forRoot'): CachedExecutor {
+async function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegistry, cache: Cache | undefined, source = 'forRoot'): Promise<CachedExecutor> {
   const settings = resolveModuleOptions(options, `SingleFlightModule.${source}()`);
   const logger = new Logger('SingleFlight');
   const layout = cache ? new CacheLayout(cache, { timeout: settings.storeTimeout, circuitBreaker: settings.circuitBreaker }, logger) : undefined;
@@ -30,7 +30,7 @@ function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegi
       throw new SingleFlightConfigError(`SingleFlightModule.${source}(): keyPrefix "${settings.keyPrefix}" starts with the cache store's Keyv namespace "${namespace}:"; choose another keyPrefix`);
     }
   }
-  const link = settings.redis === undefined ? undefined : new RedisLink(settings.redis, settings.storeTimeout);
+  const link = settings.redis === undefined ? undefined : await RedisLink.connect(settings.redis, settings.storeTimeout);
   const bus = link && new FleetBus(link, `${settings.keyPrefix}bus`, logger);
   // With a bus, the local tier is only as good as its subscription.
   const local = settings.local && new LocalTier(settings.local, settings.local.ttl, bus ? () => bus.connected : undefined);

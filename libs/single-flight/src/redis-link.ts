@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Deadlines } from './deadlines.js';
 
 /** `forRoot({ redis })`: an ioredis client (the application's; it stays the application's to close), or a URL. */
@@ -17,17 +17,24 @@ export const UNANSWERED = Symbol('unanswered');
 export class RedisLink {
   readonly commands: Redis;
   readonly subscriber: Redis;
-  private readonly owned: boolean;
   private readonly deadlines: Deadlines;
 
-  constructor(
-    option: RedisOption,
+  /** Connects to `option` when it is a URL (ioredis is loaded then only: applications without Redis need not install it). */
+  static async connect(option: RedisOption, timeout: number): Promise<RedisLink> {
+    if (typeof option !== 'string') return new RedisLink(option, false, timeout);
+    const { Redis } = await import('ioredis');
+    // No retries per command, no queue while offline: a command Redis cannot take now fails now.
+    return new RedisLink(new Redis(option, { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true }), true, timeout);
+  }
+
+  private constructor(
+    client: Redis,
+    private readonly owned: boolean,
     private readonly timeout: number,
   ) {
-    this.owned = typeof option === 'string';
-    // No retries per command, no queue while offline: a command Redis cannot take now fails now.
-    this.commands = typeof option === 'string' ? new Redis(option, { maxRetriesPerRequest: 0, enableOfflineQueue: false }) : option;
-    this.subscriber = this.commands.duplicate({ maxRetriesPerRequest: 0 });
+    this.commands = client;
+    // Connected in open(): an application that fails to start leaves no connection behind.
+    this.subscriber = this.commands.duplicate({ maxRetriesPerRequest: 0, lazyConnect: true });
     // ioredis reports connection errors as events; without a listener Node would treat them as fatal. The bus logs outages.
     this.subscriber.on('error', noop);
     if (this.owned) this.commands.on('error', noop);
@@ -55,6 +62,13 @@ export class RedisLink {
         () => (deadline.cancel(), resolve(UNANSWERED)),
       );
     });
+  }
+
+  /** Connects what the module made; never waits, never fails: until Redis answers, the bus is down and flights are local. */
+  open(): void {
+    const connect = (redis: Redis) => redis.status === 'wait' && redis.connect().catch(noop);
+    connect(this.subscriber);
+    if (this.owned) connect(this.commands);
   }
 
   /** Closes the subscription, and the command connection when the module made it. */

@@ -51,10 +51,13 @@ export class FleetFlights {
     const giveUpAt = performance.now() + hardTimeout;
     for (;;) {
       const token = randomBytes(12).toString('base64url');
+      // Listening before asking: the holder's flight may end between its answer and the wait.
+      const woken = this.wake(key);
       const taken = await this.link.run((redis) => redis.set(leaseKey, token, 'PX', this.lease, 'NX'));
+      if (taken === UNANSWERED || taken === 'OK') woken.cancel();
       if (taken === UNANSWERED) return load();
       if (taken === 'OK') return this.hold(key, leaseKey, token, read, load, hardTimeout);
-      await this.wake(key, Math.min(this.poll, giveUpAt - performance.now()));
+      await woken.after(Math.min(this.poll, giveUpAt - performance.now()));
       const hit = await read();
       if (hit !== undefined) return hit;
       if (performance.now() >= giveUpAt) return load();
@@ -80,19 +83,33 @@ export class FleetFlights {
     }
   }
 
-  /** Until the bus says the flight of `key` ended, or `ms` passed. */
-  private wake(key: string, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      let waiters = this.waiting.get(key);
-      if (!waiters) this.waiting.set(key, (waiters = new Set()));
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(done);
-        if (waiters.size === 0 && this.waiting.get(key) === waiters) this.waiting.delete(key);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      waiters.add(done);
-    });
+  /** A wait for the bus to say the flight of `key` ended; `after(ms)` resolves then, or after `ms`. */
+  private wake(key: string): { after(ms: number): Promise<void>; cancel(): void } {
+    let waiters = this.waiting.get(key);
+    if (!waiters) this.waiting.set(key, (waiters = new Set()));
+    let told = false;
+    let resolve: (() => void) | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const cancel = () => {
+      clearTimeout(timer);
+      waiters.delete(wake);
+      if (waiters.size === 0 && this.waiting.get(key) === waiters) this.waiting.delete(key);
+    };
+    const wake = () => {
+      told = true;
+      cancel();
+      resolve?.();
+    };
+    waiters.add(wake);
+    return {
+      cancel,
+      after: (ms) =>
+        told
+          ? Promise.resolve()
+          : new Promise<void>((done) => {
+              resolve = done;
+              timer = setTimeout(wake, Math.max(0, ms));
+            }),
+    };
   }
 }

@@ -22,7 +22,8 @@ import type { TagList } from './interfaces/method-types.interface.js';
  *    it resolves, no entry loaded before it is valid, in any process, whatever the clocks say.
  *    Invalidation is one write per tag (no KEYS, no SCAN), and a token that expires or is
  *    evicted by the store only turns entries into misses.
- * 2. Local flights of an evicted tag are detached at once, so later callers here never join them.
+ * 2. Local flights of an evicted tag are detached at once, so later callers here never join them;
+ *    so are those of a tag another process evicted, once the bus (`redis`) delivers its message.
  * 3. An invalidation the store did not take is kept and retried until it does
  *    (invalidation-retries.ts); until then this process treats entries under its tags as misses.
  * 4. A flight's value is fresh for the callers that started before it was read (a hit) or before
@@ -30,6 +31,12 @@ import type { TagList } from './interfaces/method-types.interface.js';
  *    once one re-read of the tokens, shared by all such callers of the flight, shows them
  *    unchanged; otherwise it starts over. That covers evictions made by other processes while
  *    the flight was in the air, for at most one extra read per flight.
+ * 5. The local tier (local-tier.ts) keeps what a run read or loaded only if no invalidation of its
+ *    tags reached this process since the run began, and drops it when one does: an eviction here
+ *    counts when it starts and again once the store took the new tokens (a read in between may
+ *    have found the old ones); another process's counts when the bus delivers it. An eviction is
+ *    published after its tokens are written, and is not done (rule 3 retries it) until Redis took
+ *    the message. With the bus down, the local tier is bypassed.
  */
 
 /**

@@ -12,7 +12,8 @@ export interface Deadline {
  * timeout needs.
  */
 export class Deadlines {
-  private readonly buckets = new Map<number, Set<() => void>>();
+  /** Slot -> timeouts due in it; a cancelled one stays until its slot passes (flagging is cheaper than removing). */
+  private readonly buckets = new Map<number, Entry[]>();
   private pending = 0;
   /** The first slot not fired yet. */
   private next = 0;
@@ -26,27 +27,28 @@ export class Deadlines {
   }
 
   add(ms: number, fire: () => void): Deadline {
+    const now = performance.now();
     if (this.pending === 0) {
       // Whatever is left holds only cancelled entries.
       this.buckets.clear();
-      this.next = Math.floor(performance.now() / this.resolution);
+      this.next = Math.floor(now / this.resolution);
     }
-    const slot = Math.max(this.next, Math.ceil((performance.now() + ms) / this.resolution));
-    let bucket = this.buckets.get(slot);
-    if (!bucket) this.buckets.set(slot, (bucket = new Set()));
-    const entry = () => fire();
-    bucket.add(entry);
+    const slot = Math.max(this.next, Math.ceil((now + ms) / this.resolution));
+    const entry = new Entry(fire, this);
+    const bucket = this.buckets.get(slot);
+    if (bucket) bucket.push(entry);
+    else this.buckets.set(slot, [entry]);
     this.pending++;
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), this.resolution);
       this.timer.unref?.();
     }
-    return {
-      cancel: () => {
-        // The interval stops at its next tick with nothing pending: a steady stream of short operations does not restart it each time.
-        if (bucket.delete(entry)) this.pending--;
-      },
-    };
+    return entry;
+  }
+
+  /** Called by an entry cancelled before it fired. The interval stops at its next tick with nothing pending. */
+  settled(): void {
+    this.pending--;
   }
 
   private tick(): void {
@@ -55,8 +57,7 @@ export class Deadlines {
       const bucket = this.buckets.get(this.next);
       if (!bucket) continue;
       this.buckets.delete(this.next);
-      this.pending -= bucket.size;
-      for (const fire of bucket) fire();
+      for (const entry of bucket) entry.due();
     }
     if (this.pending === 0) this.stop();
   }
@@ -65,5 +66,27 @@ export class Deadlines {
     clearInterval(this.timer);
     this.timer = undefined;
     this.buckets.clear();
+  }
+}
+
+class Entry implements Deadline {
+  private done = false;
+
+  constructor(
+    private readonly fire: () => void,
+    private readonly owner: Deadlines,
+  ) {}
+
+  cancel(): void {
+    if (this.done) return;
+    this.done = true;
+    this.owner.settled();
+  }
+
+  due(): void {
+    if (this.done) return;
+    this.done = true;
+    this.owner.settled();
+    this.fire();
   }
 }

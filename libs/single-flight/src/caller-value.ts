@@ -7,8 +7,8 @@ import { checkValue, ValueLimitError, type DecodeLimits } from './value-limits.j
 
 /**
  * A flight's value, and how each of its callers gets one of its own:
- * - copies (the default): the first caller gets the decoded value, the others deep copies of a
- *   second decoded value nobody holds, so no two callers ever hold the same object;
+ * - copies (the default): every caller gets a deep copy of a decoded value nobody holds (pristine,
+ *   kept per key with its text, so a hit of an unchanged entry copies instead of decoding);
  * - frozen (`freeze: true`): every caller gets one deeply frozen value;
  * - a value the serializer cannot encode can be neither copied nor cached: the first caller
  *   gets it, every other caller of the flight runs the method itself;

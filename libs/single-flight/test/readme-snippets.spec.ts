@@ -57,7 +57,9 @@ describe('README snippets', () => {
         await db5.quit();
       }
     } finally {
-      process.env.REDIS_URL = previous;
+      // (Assigning undefined would store the string 'undefined'.)
+      if (previous === undefined) delete process.env.REDIS_URL;
+      else process.env.REDIS_URL = previous;
     }
   });
 
@@ -113,5 +115,46 @@ describe('README snippets', () => {
       ],
     }).compile();
     await expect(start).rejects.toThrow(/SingleFlightModule\.forRootAsync\(\): option "ttl" must be a positive number of milliseconds, got "60000" \(a string: convert it with Number\(\)\)/);
+  });
+});
+
+describe('README snippets: Fleets', () => {
+  it('one ioredis client for the store and the module: local hits, the bus connected, every connection closed with the app', async () => {
+    const { CacheModule: Cache2 } = await import('@nestjs/cache-manager');
+    const { Module: Module2 } = await import('@nestjs/common');
+    const { CachedExecutor } = await import('../src/cached-executor.js');
+    const { until } = await import('./support/latch.js');
+    const namespace = `readme-fleet-${randomUUID()}`;
+    const keyPrefix = `${namespace}-sf:`;
+    // As pasted, with a namespace and prefix of the test's own.
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    @Module2({
+      imports: [
+        Cache2.register({ isGlobal: true, stores: [new Keyv({ store: new KeyvAdapter(redisInsStore(redis) as unknown as CacheManagerStore), namespace })] }),
+        SingleFlightModule.forRoot({ ttl: 60_000, keyPrefix, redis, local: { max: 10_000 }, distributed: true }),
+      ],
+      providers: [Greetings],
+    })
+    class AppModule {
+      async onApplicationShutdown() {
+        await redis.quit();
+      }
+    }
+    const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    await app.init();
+    const executor = app.get(CachedExecutor);
+    await until(() => executor.fleet!.bus.connected);
+    expect(await app.get(Greetings).hello('ada')).toBe('hello ada');
+    expect(executor.local!.size).toBe(1);
+    const subscriber = executor.fleet!.link.subscriber;
+    const cleanup = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      await cleanup.del(`${namespace}:${keyPrefix}Greetings.hello:["ada"]`);
+    } finally {
+      await cleanup.quit();
+    }
+    await app.close();
+    // QUIT was answered; the socket closes right after.
+    await until(() => redis.status === 'end' && subscriber.status === 'end', 2_000);
   });
 });

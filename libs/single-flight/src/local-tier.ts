@@ -8,7 +8,7 @@ export interface LocalTierOptions {
   maxSize?: number;
   /**
    * Longest time (ms) a value is served from this tier after it was read or loaded. Default: the
-   * method's ttl with a `redis` bus, 1,000 without one; without a bus it is the bound on how long
+   * method's ttl (a minute if it has none the library knows) with a `redis` bus, 1,000 without one; without a bus it is the bound on how long
    * another process's eviction can go unseen here, so it may not exceed 10,000.
    */
   ttl?: number;
@@ -17,6 +17,9 @@ export interface LocalTierOptions {
 /** Without a bus, the longest `local.ttl` allowed, and the default. */
 export const LOCAL_TTL_WITHOUT_BUS_MAX = 10_000;
 export const LOCAL_TTL_WITHOUT_BUS_DEFAULT = 1_000;
+
+/** How long a value of a method with no ttl the library knows (neither `@Cached` nor `forRoot` has one) is kept. */
+export const UNKNOWN_TTL_LIFETIME = 60_000;
 
 /** A value as the local tier keeps it. */
 export interface KeptValue {
@@ -93,8 +96,9 @@ export class LocalTier {
   /** Keeps a value found by a read that began at `seenAt`, unless one of its tags was invalidated since. */
   keep(key: string, value: KeptValue, tags: readonly string[], tokens: readonly string[], seenAt: number, ttl: number | undefined): void {
     if (!this.usable() || !this.valid(tags, seenAt)) return;
-    const lifetime = ttl === undefined ? this.defaultTtl : this.defaultTtl === undefined ? ttl : Math.min(ttl, this.defaultTtl);
-    this.entries.set(key, { ...value, tags, tokens, seenAt }, lifetime === undefined ? undefined : { ttl: lifetime });
+    // Without a ttl of the library's, the store's default (which only cache-manager knows) could be shorter: a minute at most.
+    const lifetime = Math.min(ttl ?? UNKNOWN_TTL_LIFETIME, this.defaultTtl ?? Infinity);
+    this.entries.set(key, { ...value, tags, tokens, seenAt }, { ttl: lifetime });
   }
 
   /** Entries under any of `tags`, and reads of them in progress, are no longer valid here. */

@@ -58,8 +58,13 @@ export class FleetBus {
 
   /** Whether Redis took the message (not whether anyone heard it: nobody may be listening). */
   async publish(message: { evicted: readonly string[] } | { settled: string }): Promise<boolean> {
-    const text = JSON.stringify({ from: this.id, ...message });
+    const text = this.message(message);
     return (await this.link.run((redis) => redis.publish(this.channel, text))) !== UNANSWERED;
+  }
+
+  /** A message as published, for a script that publishes it itself. */
+  message(message: { evicted: readonly string[] } | { settled: string }): string {
+    return JSON.stringify({ from: this.id, ...message });
   }
 
   private async subscribe(): Promise<void> {

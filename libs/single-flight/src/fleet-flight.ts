@@ -7,7 +7,8 @@ export const DEFAULT_LEASE = 5_000;
 
 // Compare-and-act: only the holder of a lease renews or releases it.
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+// Releasing also tells the waiters (one round trip): after the lease is gone, so one that wakes can take it.
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end redis.call('publish', ARGV[2], ARGV[3]) return 1`;
 
 /**
  * One load per key for the whole fleet (`@SingleFlight({ distributed: true })`), on top of each
@@ -78,8 +79,7 @@ export class FleetFlights {
     } finally {
       clearInterval(renewal);
       clearTimeout(stopRenewing);
-      await this.link.run((redis) => redis.eval(RELEASE, 1, leaseKey, token));
-      void this.bus.publish({ settled: key });
+      await this.link.run((redis) => redis.eval(RELEASE, 1, leaseKey, token, this.bus.channel, this.bus.message({ settled: key })));
     }
   }
 

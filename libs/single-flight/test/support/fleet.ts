@@ -1,17 +1,37 @@
-// Real Nest application processes sharing the real Redis, for guarantees that must hold "in every
-// process". Each is fleet-child.ts, driven over IPC; every wait here is bounded.
+// Real Nest application processes sharing the real Redis (or a private redis-server for the cache,
+// with the loader's "database" still on the shared one: `redisUrl`, `dbUrl`), for guarantees that
+// must hold "in every process". Each is fleet-child.ts, driven over IPC; every wait here is bounded.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FleetAnswers, FleetCommand, FleetConfig, FleetEvent, FleetReply, Item, LoadEvent } from './fleet-child.js';
+import type {
+  BurstOutcome,
+  EvictLoopOutcome,
+  FleetAnswers,
+  FleetCommand,
+  FleetConfig,
+  FleetEvent,
+  FleetJobOutcomes,
+  FleetMethod,
+  FleetReply,
+  Item,
+  LoaderSettings,
+  LeaseEvent,
+  LoadEvent,
+  ReadLoopOutcome,
+} from './fleet-child.js';
 import { REDIS_URL } from './redis-cache.js';
 
-export type { Item as FleetItem, LoadEvent as FleetLoadEvent } from './fleet-child.js';
+export type { BurstOutcome, EvictLoopOutcome, FleetMethod, Item as FleetItem, LeaseEvent, LoaderSettings, LoadEvent as FleetLoadEvent, ReadLoopOutcome } from './fleet-child.js';
 
 export interface FleetProcessOptions {
   namespace: string;
   layout?: 'redis' | 'memory+redis';
   keyPrefix?: string;
   moduleOptions?: Record<string, unknown>;
+  /** The cache store's Redis; default REDIS_URL (the shared one). */
+  redisUrl?: string;
+  /** The loader's "database"; default REDIS_URL, whatever the cache's Redis is. */
+  dbUrl?: string;
 }
 
 export interface FleetProcess {
@@ -25,11 +45,33 @@ export interface FleetProcess {
   release(loadId: number | 'all'): Promise<void>;
   /** Every load started so far, in order. */
   loadEvents(): LoadEvent[];
+  /** Every lease request of a fleet-wide flight answered so far, in order (children with `redis`). */
+  leaseEvents(): LeaseEvent[];
   waitForLoads(count: number, timeoutMs?: number): Promise<void>;
   /** Deletes the entry of `Items.get(key)` from every store of the child's cache; resolves with its key. */
   expire(key: string): Promise<string>;
-  stats(): Promise<{ loads: number; calls: number }>;
+  /** Loads so far, calls so far, and entries written to the shared store (tag tokens not counted). */
+  stats(): Promise<{ loads: number; calls: number; entryWrites: number }>;
+  /** How loads from now on behave: slow (`delayMs`), or the first in the fleet hanging until its process dies (`hangFirst`). */
+  loader(settings: LoaderSettings): Promise<void>;
+  /**
+   * `count` calls of each key, all started on receipt (or spread over `spreadMs`); resolves once
+   * they started (when not spread), `outcome` once every one settled (bounded by `timeoutMs`).
+   */
+  burst(options: { keys: string[]; count: number; method?: FleetMethod; spreadMs?: number; timeoutMs?: number }): Promise<{ outcome: Promise<BurstOutcome> }>;
+  /** Reads `key` one call after another until stopped, recording per version when its reads started. */
+  readLoop(key: string, method?: FleetMethod): Promise<void>;
+  /** Stops the read loop once it has read `untilVersion` (or after `timeoutMs`); what it read. */
+  stopReadLoop(options?: { untilVersion?: number; timeoutMs?: number }): Promise<ReadLoopOutcome>;
+  /** `count` updates of `key` in the child, one after another, `gapMs` apart; `outcome`: when each resolved. */
+  evictLoop(options: { key: string; count: number; gapMs: number; timeoutMs?: number }): Promise<{ outcome: Promise<EvictLoopOutcome> }>;
+  /** The executor's fleet state: bus subscribed, command connection ready, local tier size. */
+  status(): Promise<FleetAnswers['status']>;
+  /** Waits (bounded) until the bus is subscribed and the command connection ready: they connect after start. */
+  waitForFleet(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
+  /** SIGKILL: no shutdown, no goodbye; resolves once it exited. */
+  kill(): Promise<void>;
 }
 
 const CHILD = fileURLToPath(new URL('./fleet-child.ts', import.meta.url));
@@ -54,7 +96,9 @@ class FleetChild implements FleetProcess {
   private readonly replies = new Map<number, Pending<unknown>>();
   private readonly results = new Map<number, Pending<Item>>();
   private readonly updates = new Map<number, Pending<number>>();
+  private readonly jobs = new Map<number, Pending<unknown>>();
   private readonly loads: LoadEvent[] = [];
+  private readonly leases: LeaseEvent[] = [];
   private readonly loadWatchers = new Set<() => void>();
   private readonly started: Pending<void>;
 
@@ -103,6 +147,10 @@ class FleetChild implements FleetProcess {
     return [...this.loads];
   }
 
+  leaseEvents() {
+    return [...this.leases];
+  }
+
   async waitForLoads(count: number, timeoutMs = TIMEOUT_MS) {
     const wait = this.track<void>(() => `waitForLoads(${count}), ${this.loads.length} so far`, timeoutMs);
     const check = () => this.loads.length >= count && wait.resolve();
@@ -117,6 +165,40 @@ class FleetChild implements FleetProcess {
 
   stats() {
     return this.request({ command: 'stats' });
+  }
+
+  async loader(settings: LoaderSettings) {
+    await this.request({ command: 'loader', settings });
+  }
+
+  async burst({ timeoutMs = TIMEOUT_MS, ...options }: { keys: string[]; count: number; method?: FleetMethod; spreadMs?: number; timeoutMs?: number }) {
+    return { outcome: this.job<'burst'>(await this.request({ command: 'burst', ...options }), `burst of ${options.count} x ${options.keys.join(', ')}`, timeoutMs) };
+  }
+
+  async readLoop(key: string, method?: FleetMethod) {
+    await this.request({ command: 'readLoop', key, method });
+  }
+
+  stopReadLoop(options: { untilVersion?: number; timeoutMs?: number } = {}) {
+    return this.request({ command: 'stopReadLoop', ...options });
+  }
+
+  async evictLoop({ timeoutMs = TIMEOUT_MS, ...options }: { key: string; count: number; gapMs: number; timeoutMs?: number }) {
+    return { outcome: this.job<'evictLoop'>(await this.request({ command: 'evictLoop', ...options }), `evict loop of ${options.count} x ${options.key}`, timeoutMs) };
+  }
+
+  status() {
+    return this.request({ command: 'status' });
+  }
+
+  async waitForFleet(timeoutMs = TIMEOUT_MS) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.status();
+      if (status.busConnected && status.linkReady) return;
+      if (Date.now() > deadline) throw new Error(`fleet child ${this.pid}: bus or Redis link not up within ${timeoutMs} ms: ${JSON.stringify(status)}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   async close() {
@@ -150,11 +232,15 @@ class FleetChild implements FleetProcess {
     return reply.promise;
   }
 
-  /** The pending outcome of a call or update: its event may arrive before or after the answer. */
-  private outcome<T>(outcomes: Map<number, Pending<T>>, id: number, what: string): Pending<T> {
+  /** The pending outcome of a call, update or job: its event may arrive before or after the answer. */
+  private outcome<T>(outcomes: Map<number, Pending<T>>, id: number, what: string, timeoutMs = TIMEOUT_MS): Pending<T> {
     let pending = outcomes.get(id);
-    if (!pending) outcomes.set(id, (pending = this.track<T>(what)));
+    if (!pending) outcomes.set(id, (pending = this.track<T>(what, timeoutMs)));
     return pending;
+  }
+
+  private job<K extends keyof FleetJobOutcomes>({ job }: { job: number }, what: string, timeoutMs: number): Promise<FleetJobOutcomes[K]> {
+    return this.outcome(this.jobs, job, what, timeoutMs).promise as Promise<FleetJobOutcomes[K]>;
   }
 
   private receive(message: FleetReply | FleetEvent) {
@@ -171,10 +257,16 @@ class FleetChild implements FleetProcess {
       case 'load':
         this.loads.push({ loadId: message.loadId, key: message.key, version: message.version });
         return this.loadWatchers.forEach((check) => check());
+      case 'lease':
+        return void this.leases.push({ lease: message.lease, taken: message.taken });
       case 'result':
         return this.outcome(this.results, message.callId, `result of call ${message.callId}`).resolve(message.value);
       case 'updated':
         return this.outcome(this.updates, message.updateId, `update ${message.updateId}`).resolve(message.version);
+      case 'job':
+        return message.ok
+          ? this.outcome(this.jobs, message.job, `job ${message.job}`).resolve(message.value)
+          : this.outcome(this.jobs, message.job, `job ${message.job}`).reject(message.message);
       case 'error':
         return 'callId' in message
           ? this.outcome(this.results, message.callId, `result of call ${message.callId}`).reject(message.message)
@@ -203,8 +295,8 @@ class FleetChild implements FleetProcess {
 }
 
 /** Starts one application process; resolves once its application context is initialised. */
-export async function startFleetProcess({ namespace, layout = 'redis', keyPrefix, moduleOptions }: FleetProcessOptions): Promise<FleetProcess> {
-  const child = new FleetChild({ namespace, layout, keyPrefix, moduleOptions, redisUrl: REDIS_URL });
+export async function startFleetProcess({ namespace, layout = 'redis', keyPrefix, moduleOptions, redisUrl = REDIS_URL, dbUrl = REDIS_URL }: FleetProcessOptions): Promise<FleetProcess> {
+  const child = new FleetChild({ namespace, layout, keyPrefix, moduleOptions, redisUrl, dbUrl });
   try {
     await child.ready;
   } catch (error) {

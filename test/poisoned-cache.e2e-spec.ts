@@ -7,7 +7,8 @@ import { REDIS_URL } from '../libs/single-flight/test/support/redis-cache.js';
 import { createTestDatabase, dropCacheKeys, startApp, type E2eApp } from './support/e2e-app.js';
 
 // Issue 7, point 3, in the sample app: whatever sits under a cached key in Redis, a cached GET
-// answers 200 with the database's data, and the entry is replaced.
+// answers 200 with the database's data, and the entry is replaced. The apps run without the local
+// tier (CACHE_LOCAL_MAX=0): it would answer the GETs from memory without reading Redis at all.
 
 const LIST = '/incidents?namespace=payments&limit=5';
 
@@ -43,7 +44,7 @@ describe('poisoned entries in the app\'s Redis', () => {
   };
 
   it('junk, a BigInt, a cycle and a decode bomb at the list key: every GET is a 200 with the real page, and the entry is replaced', async () => {
-    app = await startApp(database.url, { keyPrefix, seed: 30 });
+    app = await startApp(database.url, { keyPrefix, seed: 30, cacheLocalMax: 0 });
     const server = request(app.app.getHttpServer());
     const truth = (await server.get(LIST).expect(200)).body;
     const key = await listKey();
@@ -69,7 +70,7 @@ describe('poisoned entries in the app\'s Redis', () => {
   });
 
   it('with CACHE_SECRET, a well-formed entry written by someone else (wrong data, right format and token) is a miss, and is replaced by a signed one', async () => {
-    app = await startApp(database.url, { keyPrefix, seed: 30, cacheSecret: 'k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u' });
+    app = await startApp(database.url, { keyPrefix, seed: 30, cacheSecret: 'k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u', cacheLocalMax: 0 });
     const server = request(app.app.getHttpServer());
     const truth = (await server.get(LIST).expect(200)).body;
     const key = await listKey();

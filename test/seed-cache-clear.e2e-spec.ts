@@ -8,6 +8,7 @@ import { clearAppCache } from '../apps/incidents/src/cache/clear-app-cache.js';
 import { seedIncidents } from '../apps/incidents/src/database/seed-incidents.js';
 import { REDIS_URL } from '../libs/single-flight/test/support/redis-cache.js';
 import { createTestDatabase, startApp, type E2eApp } from './support/e2e-app.js';
+import { waitFor } from './support/wait-for.js';
 
 // What `npm run seed` does to the cache with REDIS_URL set. The prefix holds a glob character:
 // unescaped, the SCAN pattern would also take the "look-alike" key below.
@@ -20,6 +21,9 @@ const foreignKeys = [
   `other-app:${keyPrefix}x`, // another namespace, the same prefix
   `${keyPrefix}x`, // no namespace
 ];
+
+/** CACHE_LOCAL_TTL_MS: the seed writes around the app, so its local tier learns of it only when its entries end. */
+const LOCAL_TTL_MS = 300;
 
 let redis: Redis;
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -35,7 +39,7 @@ async function testKeys(): Promise<string[]> {
 beforeAll(async () => {
   redis = new Redis(REDIS_URL);
   database = await createTestDatabase();
-  instance = await startApp(database.url, { keyPrefix, seed: 20 });
+  instance = await startApp(database.url, { keyPrefix, seed: 20, cacheLocalTtlMs: LOCAL_TTL_MS });
 });
 afterAll(async () => {
   await instance?.close();
@@ -65,8 +69,13 @@ describe("the seed's cache clearing (REDIS_URL set)", () => {
     await seedIncidents(instance.app.get(DataSource), 25);
     expect((await http.get('/incidents?limit=3').expect(200)).body.total).toBe(21);
 
+    const cleared = Date.now();
     expect(await clearAppCache(redis, keyPrefix)).toBe(appKeys.length);
     expect(await testKeys()).toEqual([...foreignKeys].sort());
-    expect((await http.get('/incidents?limit=3').expect(200)).body.total).toBe(25);
+    // Redis no longer has them; what the instance keeps in its local tier lives at most CACHE_LOCAL_TTL_MS more.
+    const total = async () => (await http.get('/incidents?limit=3').expect(200)).body.total as number;
+    expect(await waitFor(async () => (await total()) === 25, LOCAL_TTL_MS + 1_000)).toBe(true);
+    expect(Date.now() - cleared).toBeLessThan(LOCAL_TTL_MS + 1_000);
+    for (let i = 0; i < 5; i++) expect(await total()).toBe(25);
   });
 });

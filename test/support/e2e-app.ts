@@ -4,9 +4,11 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../apps/incidents/src/bootstrap.js';
+import { CACHE_BACKEND, type CacheBackend } from '../../apps/incidents/src/cache/cache-backend.js';
 import { seedIncidents } from '../../apps/incidents/src/database/seed-incidents.js';
 import { SqlStatementCounter } from '../../apps/incidents/src/database/sql-statement-counter.js';
 import { REDIS_URL } from '../../libs/single-flight/test/support/redis-cache.js';
+import { waitFor } from './wait-for.js';
 
 export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -33,18 +35,56 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
 export interface E2eApp {
   app: NestExpressApplication;
   sql: SqlStatementCounter;
+  /** The app's one Redis command connection (cache store, bus messages, leases); undefined for the memory store. */
+  redis?: Redis;
   close(): Promise<void>;
 }
 
-/** The incidents app as `npm start` builds it, on a test database, Redis with a key prefix of its own. */
+export interface StartOptions {
+  keyPrefix: string;
+  redisUrl?: string;
+  singleFlight?: boolean;
+  seed?: number;
+  cacheSecret?: string;
+  /** CACHE_LOCAL_MAX (0: no local tier); default the app's. */
+  cacheLocalMax?: number;
+  /** CACHE_LOCAL_TTL_MS; default the app's. */
+  cacheLocalTtlMs?: number;
+}
+
+/**
+ * The incidents app as `npm start` builds it, on a test database, Redis with a key prefix of its
+ * own. On the test Redis with the decorators on, it resolves once the app's invalidation bus is
+ * subscribed: until then the library bypasses the local tier, so a test would take one path or
+ * the other depending on timing.
+ */
 export async function startApp(
   databaseUrl: string,
-  { keyPrefix, redisUrl = REDIS_URL, singleFlight = true, seed = 0, cacheSecret }: { keyPrefix: string; redisUrl?: string; singleFlight?: boolean; seed?: number; cacheSecret?: string },
+  { keyPrefix, redisUrl = REDIS_URL, singleFlight = true, seed = 0, cacheSecret, cacheLocalMax, cacheLocalTtlMs }: StartOptions,
 ): Promise<E2eApp> {
-  const app = await createApp({ databaseUrl, redisUrl, port: 0, singleFlight, cacheKeyPrefix: keyPrefix, cacheSecret }, false);
-  await app.init();
-  if (seed) await seedIncidents(app.get(DataSource), seed);
-  return { app, sql: app.get(SqlStatementCounter), close: () => app.close() };
+  const probe = redisUrl === REDIS_URL && singleFlight ? new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }) : undefined;
+  try {
+    const before = probe && (await busSubscribers(keyPrefix, probe));
+    const app = await createApp({ databaseUrl, redisUrl, port: 0, singleFlight, cacheKeyPrefix: keyPrefix, cacheSecret, cacheLocalMax, cacheLocalTtlMs }, false);
+    await app.init();
+    if (probe && !(await waitFor(async () => (await busSubscribers(keyPrefix, probe)) > before!))) {
+      await app.close();
+      throw new Error(`the app's invalidation bus did not subscribe to ${busChannel(keyPrefix)} within 5 s`);
+    }
+    if (seed) await seedIncidents(app.get(DataSource), seed);
+    return { app, sql: app.get(SqlStatementCounter), redis: app.get<CacheBackend>(CACHE_BACKEND).redis, close: () => app.close() };
+  } finally {
+    await probe?.quit();
+  }
+}
+
+/** The library's bus channel: `<keyPrefix>bus` (README, Fleets). */
+export const busChannel = (keyPrefix: string): string => `${keyPrefix}bus`;
+
+/** How many connections are subscribed to the bus of `keyPrefix`: one per running instance. */
+export async function busSubscribers(keyPrefix: string, redis: Redis): Promise<number> {
+  const [, count] = (await redis.pubsub('NUMSUB', busChannel(keyPrefix))) as [string, number];
+  return Number(count);
 }
 
 /** Removes what a test wrote under its key prefix (the app's Keyv namespace comes first). */

@@ -1,8 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { SingleFlightModule } from '@app/single-flight';
 import type { MemoryCacheLimits } from './cache/bounded-memory-store.js';
+import { cacheBackend } from './cache/cache-backend.js';
 import { AppCacheModule } from './cache/cache.module.js';
-import { DEFAULT_HARD_TIMEOUT_MS, type AppConfig } from './config/app-config.js';
+import { singleFlightOptions } from './cache/single-flight-options.js';
+import type { AppConfig } from './config/app-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IncidentsModule } from './incidents/incidents.module.js';
@@ -16,20 +18,14 @@ export type ResolvedConfig = AppConfig & {
 @Module({})
 export class AppModule {
   static forRoot(config: ResolvedConfig): DynamicModule {
+    // One backend, so the cache store and the library share its Redis connection (single-flight-options.ts).
+    const backend = cacheBackend(config);
     return {
       module: AppModule,
       imports: [
         DatabaseModule.forRoot(config.databaseUrl, config.statementTimeoutMs),
-        AppCacheModule.forRoot(config.redisUrl, config.memoryCacheLimits),
-        SingleFlightModule.forRoot({
-          ttl: 30_000,
-          keyPrefix: config.cacheKeyPrefix,
-          enabled: config.singleFlight,
-          hardTimeout: config.hardTimeoutMs ?? DEFAULT_HARD_TIMEOUT_MS,
-          // Every cached value here ends up in a JSON response: an entry JSON cannot write is a miss, not a 500.
-          json: true,
-          secret: config.cacheSecret,
-        }),
+        AppCacheModule.forRoot(backend),
+        SingleFlightModule.forRoot(singleFlightOptions(config, backend)),
         IncidentsModule,
         HealthModule,
       ],

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { createApp } from './bootstrap.js';
 import { CACHE_BACKEND, type CacheBackend } from './cache/cache-backend.js';
+import { describeFleet, singleFlightOptions } from './cache/single-flight-options.js';
 import { ConfigError, configFromEnv, redact, type AppConfig } from './config/app-config.js';
 import { resolveDatabaseOrExit } from './database/database-url.js';
 import { seedIfEmpty } from './database/seed-incidents.js';
@@ -20,7 +21,9 @@ const database = await resolveDatabaseOrExit(config, (line) => logger.error(line
 
 const app = await createApp({ ...config, databaseUrl: database.url });
 logger.log(`Database: ${database.embedded ? 'embedded PostgreSQL' : 'PostgreSQL'}${database.alreadyRunning ? ' (already running)' : ''} at ${redact(database.url)}`);
-logger.log(`Cache: ${app.get<CacheBackend>(CACHE_BACKEND).description}`);
+const backend = app.get<CacheBackend>(CACHE_BACKEND);
+logger.log(`Cache: ${backend.description}`);
+logger.log(`Fleet: ${describeFleet(singleFlightOptions(config, backend))}`);
 logger.log(`Single flight and caching: ${config.singleFlight ? 'on' : 'OFF (SINGLE_FLIGHT=off)'}`);
 if (database.embedded) {
   const seeded = await seedIfEmpty(app.get(DataSource));

@@ -11,6 +11,8 @@ describe('configuration from the environment', () => {
       statementTimeoutMs: 5_000,
       hardTimeoutMs: 10_000,
       cacheSecret: undefined,
+      cacheLocalMax: 10_000,
+      cacheLocalTtlMs: 5_000,
     });
   });
 
@@ -30,6 +32,8 @@ describe('configuration from the environment', () => {
         DB_STATEMENT_TIMEOUT_MS: '250',
         SINGLE_FLIGHT_HARD_TIMEOUT_MS: '2000',
         CACHE_SECRET: 'k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u',
+        CACHE_LOCAL_MAX: '500',
+        CACHE_LOCAL_TTL_MS: '2000',
       }),
     ).toEqual({
       databaseUrl: 'postgres://u:p@db:5432/x',
@@ -40,7 +44,13 @@ describe('configuration from the environment', () => {
       statementTimeoutMs: 250,
       hardTimeoutMs: 2_000,
       cacheSecret: 'k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u',
+      cacheLocalMax: 500,
+      cacheLocalTtlMs: 2_000,
     });
+  });
+
+  it('takes CACHE_LOCAL_MAX=0: no local tier', () => {
+    expect(configFromEnv({ CACHE_LOCAL_MAX: '0' }).cacheLocalMax).toBe(0);
   });
 
   it.each([
@@ -54,6 +64,12 @@ describe('configuration from the environment', () => {
     [{ DB_STATEMENT_TIMEOUT_MS: '0' }, /DB_STATEMENT_TIMEOUT_MS must be a whole number/],
     [{ SINGLE_FLIGHT_HARD_TIMEOUT_MS: '-1' }, /SINGLE_FLIGHT_HARD_TIMEOUT_MS must be a whole number/],
     [{ DB_STATEMENT_TIMEOUT_MS: '10000' }, /DB_STATEMENT_TIMEOUT_MS \(10000\) must be below SINGLE_FLIGHT_HARD_TIMEOUT_MS \(10000\)/],
+    [{ CACHE_LOCAL_MAX: 'lots' }, /CACHE_LOCAL_MAX must be a whole number of entries from 0 \(the local tier off\) to 1000000, got "lots"/],
+    [{ CACHE_LOCAL_MAX: '-1' }, /CACHE_LOCAL_MAX must be a whole number of entries/],
+    [{ CACHE_LOCAL_MAX: '1e4' }, /CACHE_LOCAL_MAX must be a whole number of entries/],
+    [{ CACHE_LOCAL_MAX: '1000001' }, /CACHE_LOCAL_MAX must be a whole number of entries from 0 \(the local tier off\) to 1000000, got "1000001"/],
+    [{ CACHE_LOCAL_TTL_MS: '0' }, /CACHE_LOCAL_TTL_MS must be a whole number of milliseconds above 0, got "0"/],
+    [{ CACHE_LOCAL_TTL_MS: '5s' }, /CACHE_LOCAL_TTL_MS must be a whole number of milliseconds above 0/],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => configFromEnv(env)).toThrow(ConfigError);
     expect(() => configFromEnv(env)).toThrow(message);

@@ -19,10 +19,23 @@ export interface AppConfig {
   hardTimeoutMs?: number;
   /** `CACHE_SECRET`: cache entries are signed with it, so write access to Redis cannot feed the app data. */
   cacheSecret?: string;
+  /**
+   * `CACHE_LOCAL_MAX`: entries of the local tier, the decoded values each instance keeps in front
+   * of Redis (default 10,000; 0 turns it off). Only with REDIS_URL: the memory store is in-process already.
+   */
+  cacheLocalMax?: number;
+  /**
+   * `CACHE_LOCAL_TTL_MS`: the longest an instance serves a read from its local tier (default
+   * 5,000). The app's own writes reach every instance through the bus at once; this bounds how
+   * long a change made around the app (`npm run seed`, SQL by hand) can go unseen.
+   */
+  cacheLocalTtlMs?: number;
 }
 
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
 export const DEFAULT_HARD_TIMEOUT_MS = 10_000;
+export const DEFAULT_CACHE_LOCAL_MAX = 10_000;
+export const DEFAULT_CACHE_LOCAL_TTL_MS = 5_000;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -49,6 +62,18 @@ function milliseconds(name: string, value: string | undefined, fallback: number)
   return ms;
 }
 
+/** lru-cache allocates its index for `max` entries up front: a typo must not take gigabytes at start. */
+export const MAX_CACHE_LOCAL_MAX = 1_000_000;
+
+function entries(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_CACHE_LOCAL_MAX) {
+    throw new ConfigError(`${name} must be a whole number of entries from 0 (the local tier off) to ${MAX_CACHE_LOCAL_MAX}, got "${value}"`);
+  }
+  return n;
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const port = Number(env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`PORT must be a port number, got "${env.PORT}"`);
@@ -69,6 +94,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     statementTimeoutMs,
     hardTimeoutMs,
     cacheSecret: secret('CACHE_SECRET', env.CACHE_SECRET),
+    cacheLocalMax: entries('CACHE_LOCAL_MAX', env.CACHE_LOCAL_MAX, DEFAULT_CACHE_LOCAL_MAX),
+    cacheLocalTtlMs: milliseconds('CACHE_LOCAL_TTL_MS', env.CACHE_LOCAL_TTL_MS, DEFAULT_CACHE_LOCAL_TTL_MS),
   };
 }
 

@@ -19,7 +19,11 @@ export interface IncidentStats {
   byStatus: Record<Status, number>;
 }
 
-/** Every read is cached and coalesced by the decorators; every write evicts by tags. No cache code here. */
+/**
+ * Every read is cached and coalesced by the decorators; every write evicts by tags. No cache code
+ * here. With Redis, list and stats are fleet-wide flights and every instance keeps hot reads in
+ * its local tier (cache/single-flight-options.ts).
+ */
 @Injectable()
 export class IncidentsService {
   constructor(@InjectRepository(IncidentEvent) private readonly repo: Repository<IncidentEvent>) {}
@@ -40,8 +44,10 @@ export class IncidentsService {
     return { items: entities, total };
   }
 
+  // Not fleet-wide (the module default with Redis): a primary-key lookup costs less than the
+  // lease's round trips would; each instance loads a cold id at most once.
   @Cached({ ttl: CACHE_TTLS.incident, tags: (id: string) => [`incident:${id}`] })
-  @SingleFlight()
+  @SingleFlight({ distributed: false })
   get(id: string): Promise<IncidentEvent | null> {
     return this.repo.findOneBy({ id });
   }

@@ -1,12 +1,13 @@
 // npm run seed [-- --count 50000]: replaces every incident with the deterministic seed,
 // in DATABASE_URL or in the embedded PostgreSQL (the one `npm start` runs, if it does),
-// then clears the app's cache in Redis, whose entries the seed has made stale.
+// then clears the app's cache in Redis, whose entries the seed has made stale (running instances'
+// local tiers drop theirs within CACHE_LOCAL_TTL_MS).
 import 'reflect-metadata';
 import { Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { appCacheKeyPattern, clearAppCache } from '../cache/clear-app-cache.js';
-import { ConfigError, configFromEnv, redact, type AppConfig } from '../config/app-config.js';
+import { ConfigError, configFromEnv, DEFAULT_CACHE_LOCAL_MAX, DEFAULT_CACHE_LOCAL_TTL_MS, redact, type AppConfig } from '../config/app-config.js';
 import { entities, migrations } from '../database/database.module.js';
 import { resolveDatabaseOrExit } from '../database/database-url.js';
 import { DEFAULT_SEED_COUNT, seedIncidents } from '../database/seed-incidents.js';
@@ -29,7 +30,7 @@ try {
 }
 
 /** Whether the app's cache could be cleared (or, in memory, said how long it stays stale). */
-async function clearCache({ redisUrl, cacheKeyPrefix }: AppConfig): Promise<boolean> {
+async function clearCache({ redisUrl, cacheKeyPrefix, singleFlight, cacheLocalMax = DEFAULT_CACHE_LOCAL_MAX, cacheLocalTtlMs = DEFAULT_CACHE_LOCAL_TTL_MS }: AppConfig): Promise<boolean> {
   if (!redisUrl) {
     console.log(
       `The cache is in the memory of the app (no REDIS_URL): a running \`npm start\` keeps serving reads it cached before the seed until they expire (at most ${LONGEST_CACHE_TTL / 1000} s) or until it is restarted.`,
@@ -42,6 +43,8 @@ async function clearCache({ redisUrl, cacheKeyPrefix }: AppConfig): Promise<bool
   try {
     const removed = await clearAppCache(redis, cacheKeyPrefix);
     console.log(`Removed ${removed} cached keys (${appCacheKeyPattern(cacheKeyPrefix)}) from Redis at ${redact(redisUrl)}.`);
+    // The seed writes around the app, so no eviction reaches the instances' local tiers over the bus.
+    if (singleFlight && cacheLocalMax > 0) console.log(`Running instances may serve reads from their local tier for up to ${cacheLocalTtlMs / 1000} s more (CACHE_LOCAL_TTL_MS).`);
     return true;
   } catch (error) {
     console.error(`Could not clear the app's cache in Redis at ${redact(redisUrl)} (${(connectionError ?? (error as Error)).message}): cached reads stay stale for up to ${LONGEST_CACHE_TTL / 1000} s.`);

@@ -28,6 +28,8 @@ export class FleetBus {
   /** This instance, so it can ignore its own messages. */
   readonly id = randomBytes(8).toString('base64url');
   private subscribed = false;
+  /** Lost since it was last subscribed: its return is logged. */
+  private wasLost = false;
   private stopped = false;
   private listener?: BusListener;
 
@@ -78,12 +80,15 @@ export class FleetBus {
     }
     if (this.subscribed || this.stopped || this.link.subscriber.status !== 'ready') return;
     this.subscribed = true;
+    if (this.wasLost) this.logger.log(`Cache bus: subscribed to "${this.channel}" again: the local tier, cleared, is in use again`);
+    this.wasLost = false;
     this.listener?.connection(true);
   }
 
   private lost(): void {
     if (!this.subscribed) return;
     this.subscribed = false;
+    this.wasLost = true;
     if (!this.stopped) this.logger.warn(`Cache bus: subscription to "${this.channel}" lost: the local tier is bypassed until it is back`);
     this.listener?.connection(false);
   }

@@ -56,7 +56,13 @@ export class FleetFlights {
       const woken = this.wake(key);
       const taken = await this.link.run((redis) => redis.set(leaseKey, token, 'PX', this.lease, 'NX'));
       if (taken === UNANSWERED || taken === 'OK') woken.cancel();
-      if (taken === UNANSWERED) return load();
+      if (taken === UNANSWERED) {
+        // A SET that timed out may still take effect when Redis answers again (a pause, a stalled
+        // link), leaving a lease nobody holds that would keep the fleet waiting for `lease` ms: its
+        // release follows it on the same connection, so Redis runs them in order.
+        void this.link.run((redis) => redis.eval(RELEASE, 1, leaseKey, token, this.bus.channel, this.bus.message({ settled: key })));
+        return load();
+      }
       if (taken === 'OK') return this.hold(key, leaseKey, token, read, load, hardTimeout);
       await woken.after(Math.min(this.poll, giveUpAt - performance.now()));
       const hit = await read();

@@ -4,11 +4,16 @@ import type { TestingModule } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Cached, SingleFlight, type SingleFlightModuleOptions } from '@app/single-flight';
 import { CachedExecutor } from '../src/cached-executor.js';
 import { countStoreTrips } from './support/count-calls.js';
 import { latch, until, type Latch } from './support/latch.js';
-import { REDIS_URL } from './support/redis-cache.js';
+import { PrivateRedis, REDIS_BIN } from './support/private-redis.js';
+import { REDIS_URL, redisKeyv } from './support/redis-cache.js';
 import { trackedRedisKeyv } from './support/tracked-redis.js';
 import { createTestApp } from './support/test-app.js';
 
@@ -126,5 +131,57 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => a.reports.build('no-redis')));
     expect(results.every((r) => r.id === 'no-redis')).toBe(true);
     expect(loads).toEqual(['no-redis']);
+  });
+});
+
+/** A free TCP port on 127.0.0.1, never the shared Redis's. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+if (!REDIS_BIN) console.warn('fleet-flights.spec.ts: no redis-server on the PATH (or REDIS_SERVER_BIN): the paused-Redis test is skipped');
+(REDIS_BIN ? describe : describe.skip)('fleet-wide flights with a paused Redis (a private redis-server; the shared one is never touched)', () => {
+  let redis: PrivateRedis;
+  let dir: string;
+  let app: TestingModule | undefined;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sf-fleet-pause-'));
+    redis = new PrivateRedis(await freePort(), join(dir, 'data'), join(dir, 'redis.log'));
+    await redis.start({ persist: false });
+  });
+  afterAll(async () => {
+    redis.resume();
+    await app?.close();
+    await redis.destroy();
+    rmSync(dir, { recursive: true, force: true });
+    loads = [];
+  });
+
+  it('a lease request that timed out while Redis was paused leaves no lease behind once it answers again (no one waits `lease` ms for nobody)', async () => {
+    const keyPrefix = `sf-pause-${randomUUID().slice(0, 8)}:`;
+    app = await createTestApp([Reports], { stores: [redisKeyv('sf-pause', redis.url)], options: { keyPrefix, redis: redis.url, lease: 60_000, storeTimeout: 100 } });
+    const executor = app.get(CachedExecutor);
+    await until(() => executor.fleet!.bus.connected && executor.fleet!.link.ready);
+    redis.pause();
+    // The SET NX times out: the flight is local, the caller answered.
+    expect(await app.get(Reports).build('paused')).toEqual({ id: 'paused', rows: [1, 2, 3] });
+    redis.resume();
+    const probe = new Redis(redis.url);
+    try {
+      const leaseKey = `${keyPrefix}lease|${keyPrefix}Reports.build:${JSON.stringify(['paused'])}`;
+      // The SET ran when Redis woke up, and the release sent after it right behind it.
+      await until(() => probe.status === 'ready');
+      let lease: string | null = 'unknown';
+      const deadline = Date.now() + 2_000;
+      while (Date.now() < deadline && (lease = await probe.get(leaseKey)) !== null) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(lease).toBeNull();
+    } finally {
+      await probe.quit();
+    }
   });
 });

@@ -17,7 +17,6 @@ import { Redis } from 'ioredis';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { Cached, SingleFlight } from '@app/single-flight';
 import { CachedExecutor } from '../libs/single-flight/src/cached-executor.js';
-import { PrivateRedis, REDIS_BIN } from '../libs/single-flight/test/support/private-redis.js';
+import { freePort, PrivateRedis, REDIS_BIN } from '../libs/single-flight/test/support/private-redis.js';
 import type { BurstReport, WorkerCommand, WorkerConfig, WorkerMessage } from './fleet-worker.js';
 import { benchApp, incidentPage, redisKeyv } from './support.js';
 
@@ -40,13 +39,6 @@ const BURST_TIMEOUT_MS = 15_000;
 const WORKER = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Rejects after `ms` with `what` in the message: every wait on a worker is bounded. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -5,14 +5,13 @@ import type { Cache } from 'cache-manager';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cached, SingleFlight, type SingleFlightModuleOptions } from '@app/single-flight';
 import { CachedExecutor } from '../src/cached-executor.js';
 import { countStoreTrips } from './support/count-calls.js';
 import { latch, until, type Latch } from './support/latch.js';
-import { PrivateRedis, REDIS_BIN } from './support/private-redis.js';
+import { freePort, PrivateRedis, REDIS_BIN } from './support/private-redis.js';
 import { REDIS_URL, redisKeyv } from './support/redis-cache.js';
 import { trackedRedisKeyv } from './support/tracked-redis.js';
 import { createTestApp } from './support/test-app.js';
@@ -134,14 +133,6 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
   });
 });
 
-/** A free TCP port on 127.0.0.1, never the shared Redis's. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 if (!REDIS_BIN) console.warn('fleet-flights.spec.ts: no redis-server on the PATH (or REDIS_SERVER_BIN): the paused-Redis test is skipped');
 (REDIS_BIN ? describe : describe.skip)('fleet-wide flights with a paused Redis (a private redis-server; the shared one is never touched)', () => {

@@ -1,12 +1,11 @@
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFleetProcess, type BurstOutcome, type FleetProcess, type FleetProcessOptions } from './support/fleet.js';
 import { until } from './support/latch.js';
-import { PrivateRedis, REDIS_BIN } from './support/private-redis.js';
+import { freePort, PrivateRedis, REDIS_BIN } from './support/private-redis.js';
 import { dropNamespace, REDIS_URL } from './support/redis-cache.js';
 
 // Fleet-wide flights (`distributed`) between real application processes, each with its own Redis
@@ -106,14 +105,6 @@ describe('fleet-wide flights across processes (the real Redis)', () => {
   }, 20_000);
 });
 
-/** A free TCP port on 127.0.0.1, never the shared Redis's (PrivateRedis refuses those anyway). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 // Needs the redis-server binary (the shared Redis is never killed): skipped, saying so, without it.
 if (!REDIS_BIN) console.warn('fleet-processes.spec.ts: no redis-server on the PATH (or REDIS_SERVER_BIN): the Redis-killed-mid-burst test is skipped');

@@ -4,7 +4,6 @@ import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
 import { Keyv } from 'keyv';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CacheEvict, Cached, SingleFlight, SingleFlightModule } from '@app/single-flight';
@@ -12,7 +11,7 @@ import { CachedExecutor } from '../src/cached-executor.js';
 import { captureWarnings } from './support/captured-logs.js';
 import { FakeKeyvStore } from './support/fake-keyv-store.js';
 import { latch, settle, until } from './support/latch.js';
-import { PrivateRedis, REDIS_BIN } from './support/private-redis.js';
+import { freePort, PrivateRedis, REDIS_BIN } from './support/private-redis.js';
 import { redisKeyv } from './support/redis-cache.js';
 import { createTestApp } from './support/test-app.js';
 
@@ -139,14 +138,6 @@ describe('a write made while the store is down is not lost (fake store: its data
   });
 });
 
-/** A free TCP port on 127.0.0.1, never the shared Redis's. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 // Needs the redis-server binary (the shared Redis is never killed): skipped, saying so, without it.
 if (!REDIS_BIN) console.warn('lost-invalidations.spec.ts: no redis-server on the PATH (or REDIS_SERVER_BIN): the private Redis test is skipped');

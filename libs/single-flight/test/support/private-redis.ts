@@ -2,7 +2,7 @@
 // never to the shared Redis on 6379 that other tests use.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -21,6 +21,16 @@ function onPath(name: string): string | undefined {
   }
   return undefined;
 }
+/** A free TCP port on 127.0.0.1 for a private server (never a shared one's: see SHARED_PORTS). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  if (SHARED_PORTS.has(port)) return freePort();
+  return port;
+}
+
 /** The shared servers: refusing them here makes a mistake in port selection harmless. */
 const SHARED_PORTS = new Set([6379, 5432]);
 const START_TIMEOUT_MS = 10_000;

@@ -83,6 +83,32 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
     expect(a.trips.writes + b.trips.writes).toBe(1);
   });
 
+  it('a process whose read missed just before another filled the key, and then takes the freed lease, reads again before loading', async () => {
+    const a = await instance();
+    const b = await instance();
+    // B's first store read is answered (before A writes) but handed to B only after A is done.
+    const store = (b.executor.layout as unknown as { shared: { store: { getMany(keys: string[]): Promise<unknown[]> } } }).shared.store;
+    const getMany = store.getMany.bind(store);
+    const answered = latch();
+    const handOver = latch();
+    let first = true;
+    store.getMany = async (keys) => {
+      const values = await getMany(keys);
+      if (first) {
+        first = false;
+        answered.release();
+        await handOver.promise;
+      }
+      return values;
+    };
+    const late = b.reports.build('race');
+    await answered.promise;
+    await a.reports.build('race');
+    handOver.release();
+    expect(await late).toEqual({ id: 'race', rows: [1, 2, 3] });
+    expect(loads).toEqual(['race']);
+  });
+
   it('without distributed, each instance loads once (the contrast)', async () => {
     const a = await instance();
     const b = await instance();

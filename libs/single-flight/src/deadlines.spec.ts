@@ -38,6 +38,20 @@ describe('Deadlines', () => {
     expect(fired).toEqual(['first', 'second', 'third']);
   });
 
+  it('a timeout cancelled after it fired (the work settled late) does not lose a later one', async () => {
+    const deadlines = new Deadlines(5);
+    let fired = 0;
+    const first = deadlines.add(5, () => {
+      fired++;
+      first.cancel(); // as GuardedStore does while its timeout fires
+    });
+    await sleep(30);
+    first.cancel(); // and as a loader settling after its hard timeout does
+    deadlines.add(10, () => (fired += 10));
+    await sleep(50);
+    expect(fired).toBe(11);
+  });
+
   it('does not keep the process alive', () => {
     const deadlines = new Deadlines(5);
     deadlines.add(60_000, () => undefined);

@@ -57,8 +57,12 @@ export class Deadlines {
       const bucket = this.buckets.get(this.next);
       if (!bucket) continue;
       this.buckets.delete(this.next);
-      this.pending -= bucket.size;
-      for (const fire of bucket) fire();
+      // Each leaves its bucket as it fires: a cancel() after (or during) the firing counts nothing twice.
+      for (const fire of bucket) {
+        bucket.delete(fire);
+        this.pending--;
+        fire();
+      }
     }
     if (this.pending === 0) this.stop();
   }

@@ -212,9 +212,10 @@ export class TagInvalidation {
   /** A fresh token per tag, written to the shared store even while its circuit is open. */
   private async writeFreshTokens(tags: readonly string[]): Promise<boolean> {
     const written = await this.layout!.writeTokens(tags.map((tag) => ({ key: tagKey(this.keyPrefix, tag), value: newToken() })), this.tokenTtl);
+    // Reads that began while the write was out may have found the old tokens: nothing they saw is
+    // kept locally, whether the store took the write or not (if not, the tags are pending: misses here).
+    this.local?.invalidate(tags);
     if (written) {
-      // Reads that began while the write was out may have found the old tokens: nothing they saw is kept locally.
-      this.local?.invalidate(tags);
       // Other processes' local tiers hear of it from the bus; until Redis took the message, it is not done (rule 3 retries both).
       if (this.bus && !(await this.bus.publish({ evicted: tags }))) {
         this.lastTokenWriteFailed = true;

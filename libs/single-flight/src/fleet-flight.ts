@@ -60,7 +60,7 @@ export class FleetFlights {
         // A SET that timed out may still take effect when Redis answers again (a pause, a stalled
         // link), leaving a lease nobody holds that would keep the fleet waiting for `lease` ms: its
         // release follows it on the same connection, so Redis runs them in order.
-        void this.link.run((redis) => redis.eval(RELEASE, 1, leaseKey, token, this.bus.channel, this.bus.message({ settled: key })));
+        void this.release(key, leaseKey, token);
         return load();
       }
       if (taken === 'OK') return this.hold(key, leaseKey, token, read, load, hardTimeout);
@@ -85,8 +85,13 @@ export class FleetFlights {
     } finally {
       clearInterval(renewal);
       clearTimeout(stopRenewing);
-      await this.link.run((redis) => redis.eval(RELEASE, 1, leaseKey, token, this.bus.channel, this.bus.message({ settled: key })));
+      await this.release(key, leaseKey, token);
     }
+  }
+
+  /** Deletes the lease if `token` still holds it, and tells every waiter the flight of `key` ended. */
+  private release(key: string, leaseKey: string, token: string): Promise<unknown> {
+    return this.link.run((redis) => redis.eval(RELEASE, 1, leaseKey, token, this.bus.channel, this.bus.message({ settled: key })));
   }
 
   /** A wait for the bus to say the flight of `key` ended; `after(ms)` resolves then, or after `ms`. */

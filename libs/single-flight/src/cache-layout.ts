@@ -49,22 +49,22 @@ export class CacheLayout {
 
   /**
    * `undefined` when the tokens could not be read: nothing found can then be trusted. An entry in
-   * a front tier that `isCurrent` rejects (evicted since) is passed over for the shared tier's,
-   * which another process may have refreshed: one more round trip, only after an eviction.
+   * a front tier that `isFresh` rejects (evicted or stale since) is passed over for the shared
+   * tier's, which another process may have refreshed: one more round trip, only then.
    */
-  read(key: string, tokenKeys: readonly string[], isCurrent: (entry: unknown, tokens: unknown[]) => boolean): Promise<StoredRead | undefined> {
-    if (this.front.length > 0) return this.readTiers(key, tokenKeys, isCurrent);
+  read(key: string, tokenKeys: readonly string[], isFresh: (entry: unknown, tokens: unknown[]) => boolean): Promise<StoredRead | undefined> {
+    if (this.front.length > 0) return this.readTiers(key, tokenKeys, isFresh);
     return this.shared.getMany([key, ...tokenKeys]).then((values) => values && { entry: values[0], tokens: values.slice(1) });
   }
 
-  private async readTiers(key: string, tokenKeys: readonly string[], isCurrent: (entry: unknown, tokens: unknown[]) => boolean): Promise<StoredRead | undefined> {
+  private async readTiers(key: string, tokenKeys: readonly string[], isFresh: (entry: unknown, tokens: unknown[]) => boolean): Promise<StoredRead | undefined> {
     for (const tier of this.front) {
       const entry = (await tier.getMany([key]))?.[0];
       if (entry === undefined) continue;
       if (tokenKeys.length === 0) return { entry, tokens: [] };
       const tokens = await this.shared.getMany([...tokenKeys]);
       if (!tokens) return undefined;
-      if (isCurrent(entry, tokens)) return { entry, tokens };
+      if (isFresh(entry, tokens)) return { entry, tokens };
       const shared = await this.shared.getMany([key]);
       return shared && { entry: shared[0], tokens };
     }

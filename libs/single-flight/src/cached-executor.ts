@@ -3,6 +3,8 @@ import { callKey } from './cache-key.js';
 import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues } from './caller-value.js';
 import { InvalidationError, SingleFlightConfigError } from './errors.js';
+import type { BackgroundRefreshes } from './background-refreshes.js';
+import { ExpiryPolicies } from './expiry-policy.js';
 import type { FleetBus } from './fleet-bus.js';
 import type { FlightRegistry, FlightRunOptions } from './flight-registry.js';
 import type { LocalTier } from './local-tier.js';
@@ -10,7 +12,7 @@ import type { RedisLink } from './redis-link.js';
 import { providerInvocation, type Invocation } from './invocation.js';
 import type { AnyFunction, MethodExecutor } from './decorators/method-trampoline.js';
 import type { MethodMetadata } from './decorators/method-metadata.js';
-import type { Outcome, ReadThrough } from './read-through.js';
+import type { Outcome, ReadRequest, ReadThrough } from './read-through.js';
 import { insideFlightOf, runFlightOf } from './reentry-guard.js';
 import { callClock, NO_TAGS, type TagInvalidation } from './tag-invalidation.js';
 import type { ExecutorSettings } from './module-settings.js';
@@ -27,13 +29,20 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
     readonly tags: TagInvalidation,
     private readonly readThrough: ReadThrough | undefined,
     private readonly values: CallerValues,
+    /** Background refreshes of stale values, stopped with the application. */
+    readonly refreshes: BackgroundRefreshes,
     /** The stores, for diagnostics (their breakers); undefined without a CACHE_MANAGER. */
     readonly layout?: CacheLayout,
     /** The in-process tier (`forRoot({ local })`). */
     readonly local?: LocalTier,
     /** The bus and its Redis connections (`forRoot({ redis })`), closed with the application. */
     readonly fleet?: { link: RedisLink; bus: FleetBus },
-  ) {}
+  ) {
+    this.policies = new ExpiryPolicies(settings);
+  }
+
+  /** Each method's ttl and stale windows (expiry-policy.ts). */
+  readonly policies: ExpiryPolicies;
 
   /** Fails at start, naming the method, for what only the running application can tell. */
   assertUsable(where: string, meta: MethodMetadata): void {
@@ -46,9 +55,39 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
     if (meta.cached?.local && !this.local) {
       throw new SingleFlightConfigError(`${where}: @Cached({ local: true }) needs the module's local tier: SingleFlightModule.forRoot({ local: { max: 10_000 } })`);
     }
+    if (meta.cached) this.assertExpiry(where, meta);
+    else if (meta.singleFlight?.softTimeout !== undefined) {
+      throw new SingleFlightConfigError(`${where}: @SingleFlight({ softTimeout }) needs @Cached({ staleIfError }): without a cache there is no stale value to hand out when the load is slow`);
+    }
     if (meta.singleFlight?.distributed) {
       if (!this.fleet) throw new SingleFlightConfigError(`${where}: @SingleFlight({ distributed: true }) needs the module's "redis" (an ioredis client or a URL), where its leases are taken`);
       if (!meta.cached) throw new SingleFlightConfigError(`${where}: @SingleFlight({ distributed: true }) needs @Cached(): the other processes wait for the entry the loader writes`);
+    }
+  }
+
+  /** Stale windows and refreshes are measured from the ttl, and a soft timeout needs a stale value to fall back on. */
+  private assertExpiry(where: string, meta: MethodMetadata): void {
+    const policy = this.policies.of(meta);
+    const needTtl = [
+      policy.staleWhileRevalidate > 0 && 'staleWhileRevalidate',
+      policy.staleIfError > 0 && 'staleIfError',
+      policy.refreshAhead !== undefined && 'refreshAhead',
+      policy.jitter > 0 && 'jitter',
+    ].filter((name): name is string => typeof name === 'string');
+    if (policy.ttl === undefined && needTtl.length > 0) {
+      throw new SingleFlightConfigError(
+        `${where}: ${needTtl.join(', ')} need${needTtl.length === 1 ? 's' : ''} a ttl the library knows (@Cached({ ttl }) or forRoot({ ttl })): ${needTtl.length === 1 ? 'it is' : 'they are'} measured from it`,
+      );
+    }
+    const ownSoftTimeout = meta.cached?.softTimeout ?? meta.singleFlight?.softTimeout;
+    if (ownSoftTimeout !== undefined && policy.staleIfError <= policy.staleWhileRevalidate) {
+      throw new SingleFlightConfigError(
+        `${where}: softTimeout needs a staleIfError window longer than staleWhileRevalidate (${policy.staleIfError} <= ${policy.staleWhileRevalidate} ms): only there does a load run in front of callers with a stale value to fall back on`,
+      );
+    }
+    const hardTimeout = meta.singleFlight?.hardTimeout ?? this.settings.hardTimeout;
+    if (policy.softTimeout !== undefined && policy.softTimeout >= hardTimeout) {
+      throw new SingleFlightConfigError(`${where}: softTimeout ${policy.softTimeout} ms is not shorter than the hard timeout (${hardTimeout} ms), which ends the load first`);
     }
   }
 
@@ -63,6 +102,8 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
    * (executor.provider.ts); this covers a CACHE_MANAGER without that hook.
    */
   onModuleDestroy(): Promise<void> {
+    // Before the application's own resources (a database pool) close: no refresh loads from here on.
+    this.refreshes.stop();
     return this.tags.retries.flush();
   }
 
@@ -91,25 +132,59 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
     const local = cached !== undefined && this.local !== undefined && cached.local !== false;
     if (local) {
       const kept = this.local!.get(key);
-      if (kept) return this.values.fromKept(kept);
+      if (kept) {
+        // A hot key refreshed before it expires in front of its callers (refreshAhead).
+        if (kept.refreshAt !== undefined && kept.refreshAt <= Date.now()) this.refreshAhead(key, inv);
+        return this.values.fromKept(kept);
+      }
     }
-    const tags = cached ? this.tags.cachedTags(inv) : NO_TAGS;
+    const request = cached ? this.readRequest(key, inv, local) : undefined;
     const freeze = cached?.freeze ?? singleFlight?.freeze ?? this.settings.freeze;
-    // JSON follows: a value JSON cannot write is neither cached nor taken from the cache (value-limits.ts).
-    const json = cached?.json ?? (inv.json || this.settings.json);
-    // Inside a flight, the method runs marked as that flight's work: a call back into it runs plainly.
-    const load = singleFlight ? (signal: AbortSignal | undefined) => runFlightOf(key, () => inv.load(signal)) : inv.load;
-    const distributed = singleFlight !== undefined && cached !== undefined && this.fleet !== undefined && (singleFlight.distributed ?? this.settings.distributed);
-    const fleetTimeout = distributed ? (singleFlight.hardTimeout ?? this.settings.hardTimeout) : undefined;
+    const load = this.flightLoad(key, inv);
     const produce = (signal: AbortSignal | undefined): Promise<Outcome> =>
-      cached
-        ? this.readThrough!.run({ key, inv, tags, load, signal, freeze, json, local, fleetTimeout })
-        : this.loadOnly(key, inv, load, signal, freeze, json);
+      request ? this.readThrough!.run(signal === request.signal ? request : { ...request, signal }) : this.loadOnly(key, inv, load, signal, freeze, inv.json || this.settings.json);
     const first = await this.fly(key, inv, produce);
     // A caller that joined a flight evicted under it starts over (tag-invalidation.ts, rule 4).
     const fresh = this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal) : this.fly(key, inv, produce)));
     const outcome = fresh === first ? first : await fresh;
     return this.values.handOut(outcome.value, () => inv.load(inv.signal));
+  }
+
+  /** The read-through of a @Cached call. */
+  private readRequest(key: string, inv: Invocation, local: boolean): ReadRequest {
+    const { cached, singleFlight } = inv.meta;
+    const distributed = singleFlight !== undefined && this.fleet !== undefined && (singleFlight.distributed ?? this.settings.distributed);
+    const hardTimeout = singleFlight?.hardTimeout ?? this.settings.hardTimeout;
+    return {
+      key,
+      inv,
+      tags: this.tags.cachedTags(inv),
+      load: this.flightLoad(key, inv),
+      signal: inv.signal,
+      freeze: cached!.freeze ?? singleFlight?.freeze ?? this.settings.freeze,
+      // JSON follows: a value JSON cannot write is neither cached nor taken from the cache (value-limits.ts).
+      json: cached!.json ?? (inv.json || this.settings.json),
+      local,
+      fleetTimeout: distributed ? hardTimeout : undefined,
+      hardTimeout,
+      policy: this.policies.of(inv.meta),
+    };
+  }
+
+  /** Inside a flight, the method runs marked as that flight's work: a call back into it runs plainly. */
+  private flightLoad(key: string, inv: Invocation): Invocation['load'] {
+    return inv.meta.singleFlight ? (signal) => runFlightOf(key, () => inv.load(signal)) : inv.load;
+  }
+
+  /** A local hit past `refreshAhead`: one background refresh (a tag function that fails skips it: the next miss reports it). */
+  private refreshAhead(key: string, inv: Invocation): void {
+    let request: ReadRequest;
+    try {
+      request = this.readRequest(key, inv, true);
+    } catch {
+      return;
+    }
+    this.readThrough!.refreshLater(request);
   }
 
   private fly(key: string, inv: Invocation, produce: (signal: AbortSignal | undefined) => Promise<Outcome>): Promise<Outcome> {

@@ -3,6 +3,7 @@ import { Logger, type FactoryProvider } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import { EntryFormat } from './cache-entry.js';
 import { CacheLayout } from './cache-layout.js';
+import { BackgroundRefreshes } from './background-refreshes.js';
 import { CachedExecutor } from './cached-executor.js';
 import { CallerValues } from './caller-value.js';
 import { SingleFlightConfigError } from './errors.js';
@@ -44,8 +45,9 @@ async function createExecutor(options: SingleFlightModuleOptions, registry: Flig
   });
   const values = new CallerValues(settings.serializer, logger, settings.decodeLimits);
   if (cache) flushBeforeDisconnect(cache, tags);
-  const readThrough = layout && new ReadThrough(layout, tags, values, settings.ttl, new EntryFormat(settings.signature), local, fleet);
-  return new CachedExecutor(settings, registry, tags, readThrough, values, layout, local, link && bus && { link, bus });
+  const refreshes = new BackgroundRefreshes(registry, logger);
+  const readThrough = layout && new ReadThrough(layout, tags, values, new EntryFormat(settings.signature), refreshes, local, fleet);
+  return new CachedExecutor(settings, registry, tags, readThrough, values, refreshes, layout, local, link && bus && { link, bus });
 }
 
 /** How often a process waiting for another's fleet-wide flight looks again without being told (ms). */

@@ -31,6 +31,8 @@ export interface KeptValue {
 }
 
 interface LocalEntry extends KeptValue {
+  /** When (Date.now) a hit starts a background refresh (`refreshAhead`); undefined: never. */
+  readonly refreshAt?: number;
   readonly tags: readonly string[];
   /** The tokens it was read or loaded under, for diagnostics; validity is decided by `seenAt`. */
   readonly tokens: readonly string[];
@@ -84,7 +86,7 @@ export class LocalTier {
   }
 
   /** The kept value of `key`, if any is valid. */
-  get(key: string): KeptValue | undefined {
+  get(key: string): (KeptValue & { readonly refreshAt?: number }) | undefined {
     if (!this.usable()) return undefined;
     const entry = this.entries.get(key);
     if (!entry) return undefined;
@@ -93,12 +95,15 @@ export class LocalTier {
     return undefined;
   }
 
-  /** Keeps a value found by a read that began at `seenAt`, unless one of its tags was invalidated since. */
-  keep(key: string, value: KeptValue, tags: readonly string[], tokens: readonly string[], seenAt: number, ttl: number | undefined): void {
+  /**
+   * Keeps a value found by a read that began at `seenAt`, unless one of its tags was invalidated
+   * since, for `ttl` ms at most (its time left before it goes stale, or its method's ttl).
+   */
+  keep(key: string, value: KeptValue, tags: readonly string[], tokens: readonly string[], seenAt: number, ttl: number | undefined, refreshAt?: number): void {
     if (!this.usable() || !this.valid(tags, seenAt)) return;
     // Without a ttl of the library's, the store's default (which only cache-manager knows) could be shorter: a minute at most.
     const lifetime = Math.min(ttl ?? UNKNOWN_TTL_LIFETIME, this.defaultTtl ?? Infinity);
-    this.entries.set(key, { ...value, tags, tokens, seenAt }, { ttl: lifetime });
+    this.entries.set(key, { ...value, tags, tokens, seenAt, refreshAt }, { ttl: Math.max(1, Math.ceil(lifetime)) });
   }
 
   /** Entries under any of `tags`, and reads of them in progress, are no longer valid here. */

@@ -7,6 +7,7 @@ import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './value-limits.js';
 import { EntrySignature } from './entry-signature.js';
 import { SingleFlightConfigError } from './errors.js';
 import { DEFAULT_LEASE } from './fleet-flight.js';
+import { DEFAULT_REFRESH_BACKOFF } from './expiry-policy.js';
 import { LOCAL_TTL_WITHOUT_BUS_DEFAULT, LOCAL_TTL_WITHOUT_BUS_MAX, type LocalTierOptions } from './local-tier.js';
 import type { RedisOption } from './redis-link.js';
 
@@ -32,6 +33,12 @@ export interface ExecutorSettings {
   redis?: RedisOption;
   distributed: boolean;
   lease: number;
+  staleWhileRevalidate: number;
+  staleIfError: number;
+  softTimeout?: number;
+  refreshAhead?: number;
+  jitter: number;
+  refreshBackoff: number;
 }
 
 /** Validates the options of `forRoot()` or `forRootAsync()` (named in errors by `where`) and fills in the defaults. */
@@ -55,6 +62,12 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
     redis: 'redis',
     distributed: 'boolean',
     lease: 'positive',
+    staleWhileRevalidate: 'window',
+    staleIfError: 'window',
+    softTimeout: 'positive',
+    refreshAhead: 'openFraction',
+    jitter: 'fraction',
+    refreshBackoff: 'positive',
     // ConfigurableModuleBuilder passes its extras along with the options.
     isGlobal: 'boolean',
   });
@@ -86,6 +99,12 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
     redis: options.redis,
     distributed: options.distributed ?? false,
     lease: options.lease ?? DEFAULT_LEASE,
+    staleWhileRevalidate: options.staleWhileRevalidate ?? 0,
+    staleIfError: options.staleIfError ?? 0,
+    softTimeout: options.softTimeout,
+    refreshAhead: options.refreshAhead,
+    jitter: options.jitter ?? 0,
+    refreshBackoff: options.refreshBackoff ?? DEFAULT_REFRESH_BACKOFF,
   };
 }
 

@@ -1,15 +1,18 @@
 import { tokenOf, type EntryFormat } from './cache-entry.js';
 import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues, SharedValue } from './caller-value.js';
+import { BackgroundRefreshes, RefreshStoppedError } from './background-refreshes.js';
+import type { EntryTimes, ExpiryPolicy } from './expiry-policy.js';
 import type { FleetFlights } from './fleet-flight.js';
 import type { Invocation } from './invocation.js';
 import type { LocalTier } from './local-tier.js';
-import { ttlOf } from './decorators/method-metadata.js';
 import { callClock, type Freshness, type TagInvalidation, type TrackedRun } from './tag-invalidation.js';
 
 /** What a read-through (or a plain load) hands its callers. */
 export interface Outcome extends Freshness {
   value: SharedValue;
+  /** When the value was written and goes stale, if its entry records it. */
+  times?: EntryTimes;
 }
 
 /** One call's read-through: how its value is made, and where it may go. */
@@ -26,44 +29,52 @@ export interface ReadRequest {
   local: boolean;
   /** One load for the whole fleet (FleetFlights), bounded by this hard timeout; undefined: this process's flight only. */
   fleetTimeout?: number;
+  /** Bounds a background refresh. */
+  hardTimeout: number;
+  policy: ExpiryPolicy;
+  /** A background refresh: only a fresh value found counts, nothing stale is handed out. */
+  refresh?: boolean;
 }
 
-/** A look at the store: a hit, or the tokens a load would be recorded under (undefined: the store failed). */
+/** A look at the store: a value found (of any age), and the tokens a load would be recorded under (undefined: the store failed). */
 interface Look {
-  hit?: Outcome;
+  found?: Outcome;
   current?: (string | undefined)[];
 }
 
 /**
  * Read, decode or load, write: one step of the flow. One round trip reads the entry and its tags'
- * current tokens; a valid entry is a hit; otherwise the method runs (once for the fleet, with
- * `fleetTimeout`) and its value is written, recorded under the tokens read before the load began
- * (tag-invalidation.ts says why). What a run finds or loads goes to the local tier, unless one of
- * its tags was invalidated meanwhile.
+ * current tokens; a valid entry is a hit, fresh or (within its stale windows, expiry-policy.ts)
+ * stale; otherwise the method runs (once for the fleet, with `fleetTimeout`) and its value is
+ * written, recorded under the tokens read before the load began (tag-invalidation.ts says why).
+ * A stale hit is refreshed beside its callers (background-refreshes.ts). What a run finds fresh
+ * or loads goes to the local tier, unless one of its tags was invalidated meanwhile.
  */
 export class ReadThrough {
   constructor(
     private readonly layout: CacheLayout,
     private readonly tags: TagInvalidation,
     private readonly values: CallerValues,
-    private readonly defaultTtl: number | undefined,
     private readonly entries: EntryFormat,
+    private readonly refreshes: BackgroundRefreshes,
     private readonly localTier?: LocalTier,
     private readonly fleet?: FleetFlights,
   ) {}
 
   async run(request: ReadRequest): Promise<Outcome> {
     // Tracked from the read on: an eviction meanwhile detaches this run from later callers.
-    const { run, untrack } = this.tags.track(request.key, request.tags);
+    const { run, untrack } = this.tags.track(request.refresh ? BackgroundRefreshes.refreshKey(request.key) : request.key, request.tags);
     const seenAt = this.localTier?.mark() ?? 0;
     try {
-      let look = await this.look(request);
+      const look = await this.look(request);
+      const { found } = look;
+      const state = found ? request.policy.state(found.times, Date.now()) : 'expired';
       let outcome: Outcome;
-      if (look.hit) outcome = look.hit;
-      else if (request.fleetTimeout !== undefined && this.fleet?.available) {
-        const read = async () => ((look = await this.look(request)), look.hit);
-        outcome = await this.fleet.run(request.key, read, () => this.loadAndWrite(request, run, look.current), request.fleetTimeout);
-      } else outcome = await this.loadAndWrite(request, run, look.current);
+      if (found && (state === 'fresh' || (state === 'due' && !request.refresh))) outcome = found;
+      else if (found && state === 'revalidate' && !request.refresh) return this.revalidate(request, found);
+      else if (found && state === 'if-error' && !request.refresh) return await this.loadOrStale(request, found);
+      else outcome = await this.loadFresh(request, run, look);
+      if (state === 'due' && outcome === found) this.refreshLater(request);
       if (request.local) this.keepLocally(request, run, outcome, seenAt);
       return outcome;
     } finally {
@@ -71,38 +82,116 @@ export class ReadThrough {
     }
   }
 
+  /**
+   * Starts one background refresh of the request's key, unless one is in the air, the key is in
+   * backoff after a failed one, or the application is stopping. Never rejects.
+   */
+  refreshLater(request: ReadRequest): void {
+    if (this.refreshes.stopped || this.refreshes.running(request.key) || this.refreshes.backingOff(request.key)) return;
+    void this.refresh(request)?.catch(noop);
+  }
+
+  /** Stale within `staleWhileRevalidate`: handed out at once, refreshed beside its callers. */
+  private revalidate(request: ReadRequest, stale: Outcome): Outcome {
+    this.refreshLater(request);
+    return stale;
+  }
+
+  /**
+   * Stale within `staleIfError`: a load runs in front of the callers (a refresh: its own read,
+   * tracking and write, so it can outlive them), who get the stale value if it fails, outlasts
+   * `softTimeout`, or the key is in backoff after a failed one.
+   */
+  private async loadOrStale(request: ReadRequest, stale: Outcome): Promise<Outcome> {
+    if (this.refreshes.backingOff(request.key)) return stale;
+    const refreshed = this.refresh(request);
+    if (!refreshed) return stale;
+    const fallback = refreshed.catch(() => stale);
+    const { softTimeout } = request.policy;
+    if (softTimeout === undefined) return fallback;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<Outcome>((resolve) => (timer = setTimeout(() => resolve(stale), softTimeout)));
+    try {
+      return await Promise.race([fallback, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Joins or starts the key's refresh: a run of its own that loads unless it finds a fresh value. */
+  private refresh(request: ReadRequest): Promise<Outcome> | undefined {
+    const { key, inv, load, policy } = request;
+    const guarded: Invocation['load'] = (signal) => (this.refreshes.stopped ? Promise.reject(new RefreshStoppedError(key)) : load(signal));
+    return this.refreshes.run(key, inv.where, () => this.run({ ...request, load: guarded, signal: undefined, refresh: true }), {
+      hardTimeout: request.hardTimeout,
+      backoff: policy.refreshBackoff,
+    });
+  }
+
   private async look({ key, inv, tags, freeze, json }: ReadRequest): Promise<Look> {
     const readAt = callClock.now();
     // Pending before the read or after it: a retry may land while the read is out, and the read
     // may then have fetched the token it replaced.
     const pendingBefore = this.tags.isPending(tags);
-    const read = await this.layout.read(key, this.tags.tokenKeys(tags), (entry, tokens) => this.entries.isCurrent(entry, tokens.map(tokenOf)));
+    const read = await this.layout.read(key, this.tags.tokenKeys(tags), (entry, tokens) => this.entries.isFresh(entry, tokens.map(tokenOf), Date.now()));
     const current = read?.tokens.map(tokenOf);
     // An invalidation of these tags that the store has not taken yet: whatever it holds is suspect.
-    const text = read && !pendingBefore && !this.tags.isPending(tags) ? this.entries.read(key, read.entry, current!) : undefined;
-    if (text !== undefined) {
-      const hit = this.values.fromStored(text, inv.where, key, freeze, json);
-      if (hit) return { hit: { value: hit, freshAt: readAt, tags, tokens: current as string[] } };
+    const stored = read && !pendingBefore && !this.tags.isPending(tags) ? this.entries.read(key, read.entry, current!) : undefined;
+    if (stored !== undefined) {
+      const hit = this.values.fromStored(stored.text, inv.where, key, freeze, json);
+      if (hit) return { found: { value: hit, freshAt: readAt, tags, tokens: current as string[], times: stored.times }, current };
     }
     return { current };
   }
 
-  private async loadAndWrite({ key, inv, tags, load, signal, freeze, json }: ReadRequest, run: TrackedRun, current: (string | undefined)[] | undefined): Promise<Outcome> {
+  /** A value the request may take from the store when another process has just loaded it. */
+  private usable(request: ReadRequest, found: Outcome | undefined): Outcome | undefined {
+    if (!found) return undefined;
+    const state = request.policy.state(found.times, Date.now());
+    return state === 'fresh' || (state === 'due' && !request.refresh) ? found : undefined;
+  }
+
+  /** Loads (once for the fleet, with `fleetTimeout`) and writes; a caller with nothing usable joins a refresh in the air instead. */
+  private loadFresh(request: ReadRequest, run: TrackedRun, look: Look): Promise<Outcome> {
+    if (!request.refresh && this.refreshes.running(request.key)) {
+      const joined = this.refresh(request);
+      if (joined) return joined;
+    }
+    let current = look.current;
+    if (request.fleetTimeout !== undefined && this.fleet?.available) {
+      const read = async () => {
+        const again = await this.look(request);
+        current = again.current;
+        return this.usable(request, again.found);
+      };
+      return this.fleet.run(request.key, read, () => this.loadAndWrite(request, run, current), request.fleetTimeout);
+    }
+    return this.loadAndWrite(request, run, current);
+  }
+
+  private async loadAndWrite({ key, inv, tags, load, signal, freeze, json, policy, refresh }: ReadRequest, run: TrackedRun, current: (string | undefined)[] | undefined): Promise<Outcome> {
     const tokens = current && (await this.tags.tokensForLoad(tags, current));
     const loadAt = callClock.now();
     const value = this.values.fromResult(await load(signal), inv.where, key, freeze, json, true);
+    const { times, storeTtl } = policy.stamp(Date.now());
     // Nothing is written without tokens (the store failed), nor by a run evicted here meanwhile:
-    // its entry would be stale on arrival, and could replace a fresher one.
-    if (tokens && !run.detached && value.text !== undefined && !value.uncached) {
-      await this.layout.writeEntry(key, this.entries.write(key, tokens, value.text), ttlOf(inv.meta, this.defaultTtl));
+    // its entry would be stale on arrival, and could replace a fresher one. Nor by a refresh once
+    // the application is stopping: its stores may be closing.
+    if (tokens && !run.detached && value.text !== undefined && !value.uncached && !(refresh && this.refreshes.stopped)) {
+      await this.layout.writeEntry(key, this.entries.write(key, tokens, value.text, times), storeTtl);
     }
-    return { value, freshAt: loadAt, tags, tokens };
+    return { value, freshAt: loadAt, tags, tokens, times };
   }
 
-  /** Only what the store confirmed under known tokens, with no invalidation of its tags since the run began. */
-  private keepLocally({ key, inv, tags }: ReadRequest, run: TrackedRun, { value, tokens }: Outcome, seenAt: number): void {
+  /** Only a fresh value the store confirmed under known tokens, with no invalidation of its tags since the run began. */
+  private keepLocally({ key, tags, policy }: ReadRequest, run: TrackedRun, { value, tokens, times }: Outcome, seenAt: number): void {
     if (!tokens || run.detached || this.tags.isPending(tags)) return;
+    // Until it goes stale: a stale value is only handed out after a read of the store.
+    const lifetime = times ? times.staleAt - Date.now() : policy.ttl;
+    if (lifetime !== undefined && lifetime <= 0) return;
     const kept = this.values.keepable(value);
-    if (kept) this.localTier!.keep(key, kept, tags, tokens, seenAt, ttlOf(inv.meta, this.defaultTtl));
+    if (kept) this.localTier!.keep(key, kept, tags, tokens, seenAt, lifetime, times && policy.refreshAhead !== undefined ? policy.refreshAt(times) : undefined);
   }
 }
+
+const noop = () => undefined;

@@ -3,7 +3,6 @@ import { ApplicationConfig, DiscoveryService } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { CachedExecutor } from './cached-executor.js';
 import { decoratedMethods, ExecutorInstaller } from './executor-installer.js';
-import { ttlOf } from './decorators/method-metadata.js';
 import { checkHandler } from './handler-checks.js';
 import { classNameOf } from './invocation.js';
 import { KeyScopes } from './key-scopes.js';
@@ -50,7 +49,7 @@ export class SingleFlightExplorer implements OnModuleInit, OnModuleDestroy {
       for (const { name, meta } of methods) {
         this.executor.assertUsable(`${className}.${name}`, meta);
         scopes.add(className, name, meta, type, module);
-        if (meta.cached?.tags) ttls.set(`${className}.${name}`, ttlOf(meta, this.executor.settings.ttl));
+        if (meta.cached?.tags) ttls.set(`${className}.${name}`, this.executor.policies.of(meta).longestStoreTtl);
         if (isController) checkHandler(type, name, meta, this.config, this.logger);
       }
       if (isController) return;

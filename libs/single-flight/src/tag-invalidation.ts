@@ -79,6 +79,7 @@ const MAX_RETRIES = 2;
 
 /** A read or load in progress under some tags; `detached` once one of them is invalidated here. */
 export interface TrackedRun {
+  /** The flight it belongs to (FlightRegistry), forgotten on eviction. */
   readonly key: string;
   detached: boolean;
 }
@@ -227,9 +228,9 @@ export class TagInvalidation {
     return written;
   }
 
-  /** Tracks a read or load of `key` under `tags` until `untrack` is called. */
-  track(key: string, tags: readonly string[]): { run: TrackedRun; untrack: () => void } {
-    const mark: TrackedRun = { key, detached: false };
+  /** Tracks a read or load under `tags`, made by the flight of `flightKey`, until `untrack` is called. */
+  track(flightKey: string, tags: readonly string[]): { run: TrackedRun; untrack: () => void } {
+    const mark: TrackedRun = { key: flightKey, detached: false };
     if (tags.length === 0) return { run: mark, untrack: noop };
     for (const tag of tags) {
       let flights = this.flightsByTag.get(tag);

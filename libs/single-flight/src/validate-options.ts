@@ -1,6 +1,6 @@
 import { showValue, SingleFlightConfigError } from './errors.js';
 
-type Rule = 'positive' | 'count' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string' | 'secret' | 'local' | 'redis';
+type Rule = 'positive' | 'window' | 'fraction' | 'openFraction' | 'count' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string' | 'secret' | 'local' | 'redis';
 
 const isTag = (t: unknown): boolean => (typeof t === 'string' && t.length > 0) || typeof t === 'function';
 
@@ -10,6 +10,9 @@ const isSecret = (v: unknown): boolean => (typeof v === 'string' || Buffer.isBuf
 const valid: Record<Rule, (value: unknown) => boolean> = {
   positive: (v) => typeof v === 'number' && Number.isFinite(v) && v > 0,
   count: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v > 0,
+  window: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
+  fraction: (v) => typeof v === 'number' && v >= 0 && v < 1,
+  openFraction: (v) => typeof v === 'number' && v > 0 && v < 1,
   secret: (v) => isSecret(v) || (Array.isArray(v) && v.length > 0 && v.every(isSecret)),
   function: (v) => typeof v === 'function',
   boolean: (v) => typeof v === 'boolean',
@@ -26,6 +29,9 @@ const valid: Record<Rule, (value: unknown) => boolean> = {
 const expected: Record<Rule, string> = {
   positive: 'a positive number of milliseconds',
   count: 'a positive integer',
+  window: 'a number of milliseconds, 0 (off) or more',
+  fraction: 'a number in [0, 1)',
+  openFraction: 'a number between 0 and 1 (exclusive)',
   secret: 'a string or Buffer of at least 16 bytes (32 random bytes are best), or a non-empty array of them (the first signs, all verify)',
   function: 'a function',
   boolean: 'a boolean',
@@ -49,7 +55,7 @@ export function validateOptions(where: string, options: unknown, rules: Record<s
     }
     if (value !== undefined && !valid[rule](value)) {
       // Configuration read from the environment arrives as strings.
-      const hint = rule === 'positive' && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? ' (a string: convert it with Number())' : '';
+      const hint = (rule === 'positive' || rule === 'window') && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? ' (a string: convert it with Number())' : '';
       // A secret is never shown, even a bad one: it may be a real one, cut short.
       const got = rule === 'secret' ? `${Array.isArray(value) ? 'an array' : typeof value}${typeof value === 'string' || Buffer.isBuffer(value) ? ` of ${Buffer.byteLength(value)} bytes` : ''}` : showValue(value);
       throw new SingleFlightConfigError(`${where}: option "${name}" must be ${expected[rule]}, got ${got}${hint}`);

@@ -11,6 +11,10 @@ import { decorateMethod } from './method-trampoline.js';
  * one read, one load and one write. Values come back with their types (Date, Map, BigInt...).
  * The method must return a promise; annotated `key` and `tags` functions are checked against its parameters.
  *
+ * Past its ttl a value may still serve, stale: `staleWhileRevalidate` hands it out while one
+ * background refresh runs; `staleIfError` hands it out when the load fails (or outlasts
+ * `softTimeout`). An evicted value is never served, stale or not.
+ *
  * @example
  * @Cached({ ttl: 30_000, tags: (id: string) => [`incident:${id}`] })
  * @SingleFlight()
@@ -26,6 +30,12 @@ export function Cached<A extends unknown[] = any[], This = any>(options: CachedO
       freeze: 'boolean',
       json: 'boolean',
       local: 'boolean',
+      staleWhileRevalidate: 'window',
+      staleIfError: 'window',
+      softTimeout: 'positive',
+      refreshAhead: 'openFraction',
+      jitter: 'fraction',
+      refreshBackoff: 'positive',
     });
     return decorateMethod(target, propertyKey, descriptor, CACHED_METADATA, '@Cached()', options);
   }) as never;

@@ -31,6 +31,9 @@ export function checkCombination(where: string, { cached, singleFlight, evict }:
   if (cached?.key && singleFlight?.key && cached.key !== singleFlight.key) {
     throw new SingleFlightConfigError(`${where}: @Cached and @SingleFlight both give a \`key\`; give it to one of them (they share one key)`);
   }
+  if (cached?.softTimeout !== undefined && singleFlight?.softTimeout !== undefined && cached.softTimeout !== singleFlight.softTimeout) {
+    throw new SingleFlightConfigError(`${where}: @Cached and @SingleFlight give different softTimeouts; give it to one of them`);
+  }
   if (cached?.namespace && singleFlight?.namespace && cached.namespace !== singleFlight.namespace) {
     throw new SingleFlightConfigError(`${where}: @Cached and @SingleFlight give different namespaces; give it to one of them`);
   }

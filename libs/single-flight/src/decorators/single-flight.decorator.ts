@@ -19,6 +19,7 @@ export function SingleFlight<A extends unknown[] = any[], This = any>(options: S
       namespace: 'namespace',
       freeze: 'boolean',
       distributed: 'boolean',
+      softTimeout: 'positive',
     });
     return decorateMethod(target, propertyKey, descriptor, SINGLE_FLIGHT_METADATA, '@SingleFlight()', options);
   }) as never;

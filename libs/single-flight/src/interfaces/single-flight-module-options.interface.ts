@@ -67,6 +67,18 @@ export interface SingleFlightModuleOptions {
    * loads, up to `hardTimeout`); a holder that dies is taken over after this. Default 5,000.
    */
   lease?: number;
+  /** Default `staleWhileRevalidate` (ms) for `@Cached` methods. Default 0 (off). */
+  staleWhileRevalidate?: number;
+  /** Default `staleIfError` (ms) for `@Cached` methods. Default 0 (off). */
+  staleIfError?: number;
+  /** Default `softTimeout` (ms); applies only where a method has a `staleIfError` window. Default: none. */
+  softTimeout?: number;
+  /** Default `refreshAhead` (a fraction of the ttl, in (0, 1)) for `@Cached` methods. Default: off. */
+  refreshAhead?: number;
+  /** Default `jitter` (in [0, 1)) for `@Cached` methods. Default 0. */
+  jitter?: number;
+  /** Default `refreshBackoff` (ms): after a failed refresh, its key is not loaded again for this long. Default 5,000. */
+  refreshBackoff?: number;
   /** `false` is a kill switch: decorated methods run as if undecorated. Default `true`. */
   enabled?: boolean;
 }

@@ -17,4 +17,9 @@ export interface SingleFlightOptions<A extends unknown[] = any[], This = any> {
    * `redis`). Default: the module's `distributed`.
    */
   distributed?: boolean;
+  /**
+   * With `@Cached({ staleIfError })` and a stale value: a load slower than this (ms) hands its
+   * callers the stale value and goes on in the background. Default: the module's, else none.
+   */
+  softTimeout?: number;
 }

@@ -78,6 +78,10 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
   if (options.distributed && !options.redis) {
     throw new SingleFlightConfigError(`${where}: option "distributed" needs "redis" (an ioredis client or a URL): fleet-wide flights take their leases there`);
   }
+  const hardTimeout = options.hardTimeout ?? DEFAULT_HARD_TIMEOUT;
+  if (options.softTimeout !== undefined && options.softTimeout >= hardTimeout) {
+    throw new SingleFlightConfigError(`${where}: softTimeout ${options.softTimeout} ms is not shorter than hardTimeout (${hardTimeout} ms), which ends a load first`);
+  }
   const decodeLimits = { ...DEFAULT_DECODE_LIMITS, ...options.decodeLimits };
   validateOptions(`${where} decodeLimits`, decodeLimits, { maxLength: 'count', maxDepth: 'count' });
   return {
@@ -85,7 +89,7 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
     ttl: options.ttl,
     vary: options.vary,
     timeout: options.timeout,
-    hardTimeout: options.hardTimeout ?? DEFAULT_HARD_TIMEOUT,
+    hardTimeout,
     storeTimeout: options.storeTimeout ?? DEFAULT_STORE_TIMEOUT,
     circuitBreaker,
     tagTtl: options.tagTtl,

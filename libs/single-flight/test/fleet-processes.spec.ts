@@ -77,6 +77,32 @@ describe('fleet-wide flights across processes (the real Redis)', () => {
     }
   });
 
+  it('stale-while-revalidate across 4 processes: every caller gets the stale value at once, and 1 refresh runs for the whole fleet', async () => {
+    const key = 'stale';
+    await fleet[0].burst({ method: 'revalidated', keys: [key], count: 1 }).then(({ outcome }) => outcome);
+    const first = loadsOf(fleet, key);
+    expect(first).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // past its 300 ms ttl
+    await Promise.all(fleet.map((child) => child.hold(true)));
+    try {
+      // Every caller in every process is answered while the one refresh is held.
+      const outcomes = await Promise.all(fleet.map((child) => child.burst({ method: 'revalidated', keys: [key], count: 100 }).then(({ outcome }) => outcome)));
+      const stale = { key, version: 0, loadId: first[0].loadId };
+      for (const outcome of outcomes) expect(outcome).toEqual({ calls: 100, values: [{ value: stale, count: 100 }], failures: [] });
+      // One process refreshes under the lease; the other three refreshes wait for its entry.
+      await until(() => loadsOf(fleet, key).length === 2 && fleet.filter((child) => refused(child, key)).length === fleet.length - 1, 5_000);
+    } finally {
+      await Promise.all(fleet.map(async (child) => (await child.hold(false), await child.release('all'))));
+    }
+    const refresh = loadsOf(fleet, key)[1];
+    // Once it is written, every process reads the refreshed value (the waiting refreshes read it too, and load nothing).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = await Promise.all(fleet.map((child) => child.burst({ method: 'revalidated', keys: [key], count: 10 }).then(({ outcome }) => outcome)));
+    for (const outcome of after) expect(outcome.values.map((v) => v.value)).toEqual([{ key, version: 0, loadId: refresh.loadId }]);
+    await statsOf(fleet);
+    expect(loadsOf(fleet, key)).toHaveLength(2);
+  });
+
   it(`the holder killed mid-load: exactly one more load, by another process, within lease + 1 s; every survivor's caller gets its value`, async () => {
     // The first load of 'orphan' in the fleet never ends (the database counts them): its process is killed.
     await Promise.all(fleet.map((child) => child.loader({ hangFirst: true })));

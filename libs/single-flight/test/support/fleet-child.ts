@@ -30,8 +30,12 @@ export interface LoaderSettings {
   hangFirst?: boolean;
 }
 
-/** `get`: Items.get (@SingleFlight(), distributed as the module says); `build`: Reports.build, @SingleFlight({ distributed: true }) (children with `redis` only). */
-export type FleetMethod = 'get' | 'build';
+/**
+ * `get`: Items.get (@SingleFlight(), distributed as the module says); `build`: Reports.build,
+ * @SingleFlight({ distributed: true }); `revalidated`: Reports.revalidated, the same with a 300 ms
+ * ttl and a minute of staleWhileRevalidate (children with `redis` only).
+ */
+export type FleetMethod = 'get' | 'build' | 'revalidated';
 
 /** What a burst of calls returned: how many of each distinct value, and the failures. */
 export interface BurstOutcome {
@@ -183,6 +187,12 @@ class Reports {
   async build(key: string): Promise<Item> {
     return load(key);
   }
+
+  @Cached({ ttl: 300, staleWhileRevalidate: 60_000, tags: (key: string) => [`item:${key}`] })
+  @SingleFlight({ distributed: true })
+  async revalidated(key: string): Promise<Item> {
+    return load(key);
+  }
 }
 
 const moduleOptions = {
@@ -229,8 +239,8 @@ if (executor.fleet) {
 
 function method(name: FleetMethod = 'get'): (key: string) => Promise<Item> {
   if (name === 'get') return (key) => items.get(key);
-  if (!reports) throw new Error(`'build' needs the module's redis`);
-  return (key) => reports.build(key);
+  if (!reports) throw new Error(`'${name}' needs the module's redis`);
+  return name === 'build' ? (key) => reports.build(key) : (key) => reports.revalidated(key);
 }
 
 /** Runs `work` in the background; its outcome is reported as a 'job' event. */

@@ -82,8 +82,9 @@ describe('fleet-wide flights across processes (the real Redis)', () => {
     await fleet[0].burst({ method: 'revalidated', keys: [key], count: 1 }).then(({ outcome }) => outcome);
     const first = loadsOf(fleet, key);
     expect(first).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, 400)); // past its 300 ms ttl
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // past its 1 s ttl
     await Promise.all(fleet.map((child) => child.hold(true)));
+    let written = 0;
     try {
       // Every caller in every process is answered while the one refresh is held.
       const outcomes = await Promise.all(fleet.map((child) => child.burst({ method: 'revalidated', keys: [key], count: 100 }).then(({ outcome }) => outcome)));
@@ -92,11 +93,12 @@ describe('fleet-wide flights across processes (the real Redis)', () => {
       // One process refreshes under the lease; the other three refreshes wait for its entry.
       await until(() => loadsOf(fleet, key).length === 2 && fleet.filter((child) => refused(child, key)).length === fleet.length - 1, 5_000);
     } finally {
+      written = sum((await statsOf(fleet)).map((s) => s.entryWrites));
       await Promise.all(fleet.map(async (child) => (await child.hold(false), await child.release('all'))));
     }
     const refresh = loadsOf(fleet, key)[1];
     // Once it is written, every process reads the refreshed value (the waiting refreshes read it too, and load nothing).
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (let polls = 0; sum((await statsOf(fleet)).map((s) => s.entryWrites)) === written && polls < 500; polls++) await new Promise((resolve) => setTimeout(resolve, 10));
     const after = await Promise.all(fleet.map((child) => child.burst({ method: 'revalidated', keys: [key], count: 10 }).then(({ outcome }) => outcome)));
     for (const outcome of after) expect(outcome.values.map((v) => v.value)).toEqual([{ key, version: 0, loadId: refresh.loadId }]);
     await statsOf(fleet);

@@ -32,7 +32,7 @@ export interface LoaderSettings {
 
 /**
  * `get`: Items.get (@SingleFlight(), distributed as the module says); `build`: Reports.build,
- * @SingleFlight({ distributed: true }); `revalidated`: Reports.revalidated, the same with a 300 ms
+ * @SingleFlight({ distributed: true }); `revalidated`: Reports.revalidated, the same with a 1 s
  * ttl and a minute of staleWhileRevalidate (children with `redis` only).
  */
 export type FleetMethod = 'get' | 'build' | 'revalidated';
@@ -188,7 +188,7 @@ class Reports {
     return load(key);
   }
 
-  @Cached({ ttl: 300, staleWhileRevalidate: 60_000, tags: (key: string) => [`item:${key}`] })
+  @Cached({ ttl: 1_000, staleWhileRevalidate: 60_000, tags: (key: string) => [`item:${key}`] })
   @SingleFlight({ distributed: true })
   async revalidated(key: string): Promise<Item> {
     return load(key);

@@ -50,6 +50,8 @@ export interface StartOptions {
   cacheLocalMax?: number;
   /** CACHE_LOCAL_TTL_MS; default the app's. */
   cacheLocalTtlMs?: number;
+  /** CACHE_TTL_MS; default the app's. */
+  cacheTtlMs?: number;
 }
 
 /**
@@ -60,12 +62,12 @@ export interface StartOptions {
  */
 export async function startApp(
   databaseUrl: string,
-  { keyPrefix, redisUrl = REDIS_URL, singleFlight = true, seed = 0, cacheSecret, cacheLocalMax, cacheLocalTtlMs }: StartOptions,
+  { keyPrefix, redisUrl = REDIS_URL, singleFlight = true, seed = 0, cacheSecret, cacheLocalMax, cacheLocalTtlMs, cacheTtlMs }: StartOptions,
 ): Promise<E2eApp> {
   const probe = redisUrl === REDIS_URL && singleFlight ? new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }) : undefined;
   try {
     const before = probe && (await busSubscribers(keyPrefix, probe));
-    const app = await createApp({ databaseUrl, redisUrl, port: 0, singleFlight, cacheKeyPrefix: keyPrefix, cacheSecret, cacheLocalMax, cacheLocalTtlMs }, false);
+    const app = await createApp({ databaseUrl, redisUrl, port: 0, singleFlight, cacheKeyPrefix: keyPrefix, cacheSecret, cacheLocalMax, cacheLocalTtlMs, cacheTtlMs }, false);
     await app.init();
     if (probe && !(await waitFor(async () => (await busSubscribers(keyPrefix, probe)) > before!))) {
       await app.close();

@@ -144,10 +144,20 @@ export class TagInvalidation {
     return tags.map((tag) => tagKey(this.keyPrefix, tag));
   }
 
-  /** The tokens to record a load under: the current ones, with missing ones created first; undefined if that failed. */
+  /**
+   * The tokens to record a load under: the current ones, with missing ones created first; undefined
+   * if that failed. A token found missing is read once more before it is created: another load may
+   * have created it since (a burst of cold keys under one tag), and a second creation would replace
+   * it, turning that load's entry into a miss.
+   */
   async tokensForLoad(tags: readonly string[], current: readonly (string | undefined)[]): Promise<string[] | undefined> {
     const tokens = [...current];
-    const missing = tags.filter((_, i) => tokens[i] === undefined);
+    let missing = tags.filter((_, i) => tokens[i] === undefined);
+    if (missing.length === 0) return tokens as string[];
+    const reread = await this.layout!.readTokens(this.tokenKeys(missing));
+    if (reread === undefined) return undefined;
+    for (let i = 0, m = 0; i < tags.length; i++) if (tokens[i] === undefined) tokens[i] = tokenOf(reread[m++]);
+    missing = tags.filter((_, i) => tokens[i] === undefined);
     if (missing.length === 0) return tokens as string[];
     const created = await Promise.all(missing.map((tag) => this.createToken(tag)));
     if (created.includes(undefined)) return undefined;

@@ -29,6 +29,13 @@ class IncidentsService {
     return { id, version: this.version };
   }
 
+  @Cached({ tags: ['incidents'] })
+  @SingleFlight()
+  async page(n: number): Promise<{ n: number; version: number }> {
+    this.loads++;
+    return { n, version: this.version };
+  }
+
   @CacheEvict({ tags: ['incidents'] })
   async create(): Promise<void> {
     this.version++;
@@ -155,17 +162,54 @@ describe('@CacheEvict', () => {
     expect(await service.list()).toEqual({ version: 2 });
   });
 
+  it('cold keys under a tag with no token yet: a load whose read predates another load\'s new token records itself under that token, not a second one', async () => {
+    const data = new Map<string, unknown>();
+    const answer = latch();
+    let holding = false;
+    const store = {
+      get: async (k: string) => data.get(k),
+      getMany: async (keys: string[]) => {
+        const values = keys.map((k) => data.get(k)); // read now (no token yet), answer later
+        if (holding && keys.some((k) => k.includes('page:[2]'))) {
+          holding = false;
+          await answer.promise;
+        }
+        return values;
+      },
+      set: async (k: string, v: unknown) => (data.set(k, v), true),
+      delete: async (k: string) => data.delete(k),
+      clear: async () => data.clear(),
+      on: () => store,
+    };
+    const cold = await createTestApp([IncidentsService], { stores: [new Keyv({ store })] });
+    const svc = cold.get(IncidentsService);
+    holding = true;
+    const second = svc.page(2); // its read finds no token, and is answered only after the first load wrote one
+    await svc.page(1); // creates the tag's token, loads and writes under it
+    answer.release();
+    await second;
+    expect(svc.loads).toBe(2);
+    // Both entries are hits: a second token would have made the first entry a miss.
+    await Promise.all([svc.page(1), svc.page(2)]);
+    expect(svc.loads).toBe(2);
+    await cold.close();
+  });
+
   it('wins over a flight still reading the cache: later callers do not join it', async () => {
     // A store whose reads can be held, to stop a flight between its cache read and its answer.
     const data = new Map<string, unknown>();
     const held = latch();
     let reads = 0;
+    let holdNext = false;
     const store = {
       get: async (k: string) => data.get(k),
       getMany: async (keys: string[]) => {
-        const read = ++reads;
+        reads++;
         const values = keys.map((k) => data.get(k)); // read now, answer later
-        if (read === 2) await held.promise;
+        if (holdNext) {
+          holdNext = false;
+          await held.promise;
+        }
         return values;
       },
       set: async (k: string, v: unknown) => (data.set(k, v), true),
@@ -175,9 +219,11 @@ describe('@CacheEvict', () => {
     };
     const slow = await createTestApp([IncidentsService], { stores: [new Keyv({ store })] });
     const svc = slow.get(IncidentsService);
-    await svc.list(); // read 1: version 1 loaded and cached
-    const early = svc.list(); // read 2: finds the version-1 entry, its answer held
-    await until(() => reads === 2);
+    await svc.list(); // version 1 loaded and cached
+    holdNext = true;
+    const readsBefore = reads;
+    const early = svc.list(); // finds the version-1 entry, its answer held
+    await until(() => reads === readsBefore + 1);
     await svc.create(); // version 2, invalidated while that read is in flight
     expect(await svc.list()).toEqual({ version: 2 }); // a new flight, not the held one
     held.release();

@@ -1,5 +1,5 @@
 import type { SingleFlightModuleOptions } from '@app/single-flight';
-import { DEFAULT_CACHE_LOCAL_MAX, DEFAULT_CACHE_LOCAL_TTL_MS, DEFAULT_HARD_TIMEOUT_MS, type AppConfig } from '../config/app-config.js';
+import { DEFAULT_CACHE_LOCAL_MAX, DEFAULT_CACHE_LOCAL_TTL_MS, DEFAULT_CACHE_TTL_MS, DEFAULT_HARD_TIMEOUT_MS, type AppConfig } from '../config/app-config.js';
 import type { CacheBackend } from './cache-backend.js';
 
 /**
@@ -34,7 +34,7 @@ export const LOCAL_TIER_MAX_CHARACTERS = 10_000_000;
  */
 export function singleFlightOptions(config: AppConfig, backend: Pick<CacheBackend, 'redis'>): SingleFlightModuleOptions {
   const options: SingleFlightModuleOptions = {
-    ttl: 30_000,
+    ttl: config.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS,
     keyPrefix: config.cacheKeyPrefix,
     enabled: config.singleFlight,
     hardTimeout: config.hardTimeoutMs ?? DEFAULT_HARD_TIMEOUT_MS,

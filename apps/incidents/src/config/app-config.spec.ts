@@ -13,6 +13,7 @@ describe('configuration from the environment', () => {
       cacheSecret: undefined,
       cacheLocalMax: 10_000,
       cacheLocalTtlMs: 5_000,
+      cacheTtlMs: 30_000,
     });
   });
 
@@ -34,6 +35,7 @@ describe('configuration from the environment', () => {
         CACHE_SECRET: 'k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u',
         CACHE_LOCAL_MAX: '500',
         CACHE_LOCAL_TTL_MS: '2000',
+        CACHE_TTL_MS: '1500',
       }),
     ).toEqual({
       databaseUrl: 'postgres://u:p@db:5432/x',
@@ -46,6 +48,7 @@ describe('configuration from the environment', () => {
       cacheSecret: 'k6Vd9q2h1mZrX0bYc3fWnA8sJ5tLpE7u',
       cacheLocalMax: 500,
       cacheLocalTtlMs: 2_000,
+      cacheTtlMs: 1_500,
     });
   });
 
@@ -69,6 +72,7 @@ describe('configuration from the environment', () => {
     [{ CACHE_LOCAL_MAX: '1e4' }, /CACHE_LOCAL_MAX must be a whole number of entries/],
     [{ CACHE_LOCAL_MAX: '1000001' }, /CACHE_LOCAL_MAX must be a whole number of entries from 0 \(the local tier off\) to 1000000, got "1000001"/],
     [{ CACHE_LOCAL_TTL_MS: '0' }, /CACHE_LOCAL_TTL_MS must be a whole number of milliseconds above 0, got "0"/],
+    [{ CACHE_TTL_MS: '30s' }, /CACHE_TTL_MS must be a whole number of milliseconds above 0, got "30s"/],
     [{ CACHE_LOCAL_TTL_MS: '5s' }, /CACHE_LOCAL_TTL_MS must be a whole number of milliseconds above 0/],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => configFromEnv(env)).toThrow(ConfigError);

@@ -30,12 +30,15 @@ export interface AppConfig {
    * long a change made around the app (`npm run seed`, SQL by hand) can go unseen.
    */
   cacheLocalTtlMs?: number;
+  /** `CACHE_TTL_MS`: how long a cached read is fresh (default 30,000); lists and stats may then be served stale a while (incidents/cache-ttls.ts). */
+  cacheTtlMs?: number;
 }
 
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
 export const DEFAULT_HARD_TIMEOUT_MS = 10_000;
 export const DEFAULT_CACHE_LOCAL_MAX = 10_000;
 export const DEFAULT_CACHE_LOCAL_TTL_MS = 5_000;
+export const DEFAULT_CACHE_TTL_MS = 30_000;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -96,6 +99,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     cacheSecret: secret('CACHE_SECRET', env.CACHE_SECRET),
     cacheLocalMax: entries('CACHE_LOCAL_MAX', env.CACHE_LOCAL_MAX, DEFAULT_CACHE_LOCAL_MAX),
     cacheLocalTtlMs: milliseconds('CACHE_LOCAL_TTL_MS', env.CACHE_LOCAL_TTL_MS, DEFAULT_CACHE_LOCAL_TTL_MS),
+    cacheTtlMs: milliseconds('CACHE_TTL_MS', env.CACHE_TTL_MS, DEFAULT_CACHE_TTL_MS),
   };
 }
 

@@ -6,21 +6,36 @@ import { QueryFailedError } from 'typeorm';
 const TIMED_OUT = new Set(['57014', '55P03']);
 
 /**
- * A statement PostgreSQL cancelled for taking too long is the database being busy, not a bug:
- * a 503 the client may retry, without the SQL. Every other error goes to Nest's own handling.
+ * The database could not be reached, or dropped the connection: the socket's errors, and
+ * PostgreSQL's own (class 08, connection exceptions; 57P01-57P03, shutting down or starting).
  */
-@Catch(QueryFailedError)
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03']);
+
+const codeOf = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
+
+/** Why a request failed for the database's sake, if it did; undefined for anything else (a bug, a bad request). */
+function unavailability(error: unknown): string | undefined {
+  const code = error instanceof QueryFailedError ? codeOf(error.driverError) : codeOf(error);
+  if (typeof code === 'string' && TIMED_OUT.has(code)) return 'The database did not answer in time; try again';
+  if (typeof code === 'string' && (UNREACHABLE.has(code) || code.startsWith('08'))) return 'The database is unavailable; try again';
+  // node-postgres, when the server or the network drops a connection it was using.
+  if (error instanceof Error && /^Connection terminated/.test(error.message)) return 'The database is unavailable; try again';
+  return undefined;
+}
+
+/**
+ * A database that is busy (a statement PostgreSQL cancelled for taking too long) or unreachable is
+ * not a bug: a 503 the client may retry, without the SQL or the address. Every other error goes
+ * to Nest's own handling.
+ */
+@Catch()
 export class DatabaseUnavailableFilter extends BaseExceptionFilter {
-  override catch(error: QueryFailedError, host: ArgumentsHost): void {
-    const code = (error.driverError as { code?: unknown } | undefined)?.code;
-    if (host.getType() !== 'http' || typeof code !== 'string' || !TIMED_OUT.has(code)) return super.catch(error, host);
+  override catch(error: unknown, host: ArgumentsHost): void {
+    const message = host.getType() === 'http' ? unavailability(error) : undefined;
+    if (message === undefined) return super.catch(error, host);
     const adapter = this.httpAdapterHost?.httpAdapter ?? this.applicationRef!;
     const response: unknown = host.switchToHttp().getResponse();
     adapter.setHeader(response, 'Retry-After', '1');
-    adapter.reply(
-      response,
-      { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service Unavailable', message: 'The database did not answer in time; try again' },
-      HttpStatus.SERVICE_UNAVAILABLE,
-    );
+    adapter.reply(response, { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service Unavailable', message }, HttpStatus.SERVICE_UNAVAILABLE);
   }
 }

@@ -2,7 +2,7 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository, SelectQueryBuilder } from 'typeorm';
 import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
-import { CACHE_TTLS } from './cache-ttls.js';
+import { DASHBOARD_FRESHNESS } from './cache-ttls.js';
 import type { CreateIncidentDto } from './dto/create-incident.dto.js';
 import type { ListIncidentsQuery } from './dto/list-incidents.query.js';
 import type { UpdateIncidentDto } from './dto/update-incident.dto.js';
@@ -21,14 +21,15 @@ export interface IncidentStats {
 
 /**
  * Every read is cached and coalesced by the decorators; every write evicts by tags. No cache code
- * here. With Redis, list and stats are fleet-wide flights and every instance keeps hot reads in
+ * here. Lists and stats may be served stale for a while past their ttl, never after a write
+ * evicted them (cache-ttls.ts). With Redis, list and stats are fleet-wide flights and every instance keeps hot reads in
  * its local tier (cache/single-flight-options.ts).
  */
 @Injectable()
 export class IncidentsService {
   constructor(@InjectRepository(IncidentEvent) private readonly repo: Repository<IncidentEvent>) {}
 
-  @Cached({ ttl: CACHE_TTLS.list, tags: ['incidents'] })
+  @Cached({ tags: ['incidents'], ...DASHBOARD_FRESHNESS })
   @SingleFlight()
   async list(query: ListIncidentsQuery): Promise<Page<IncidentEvent>> {
     // One statement: the page and, through a window function, the total of the filter.
@@ -46,13 +47,14 @@ export class IncidentsService {
 
   // Not fleet-wide (the module default with Redis): a primary-key lookup costs less than the
   // lease's round trips would; each instance loads a cold id at most once.
-  @Cached({ ttl: CACHE_TTLS.incident, tags: (id: string) => [`incident:${id}`] })
+  // Never stale (no stale windows): one incident is read to act on it.
+  @Cached({ tags: (id: string) => [`incident:${id}`] })
   @SingleFlight({ distributed: false })
   get(id: string): Promise<IncidentEvent | null> {
     return this.repo.findOneBy({ id });
   }
 
-  @Cached({ ttl: CACHE_TTLS.stats, tags: ['incidents'] })
+  @Cached({ tags: ['incidents'], ...DASHBOARD_FRESHNESS })
   @SingleFlight()
   async stats(): Promise<IncidentStats> {
     const rows = await this.repo

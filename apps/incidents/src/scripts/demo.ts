@@ -1,6 +1,8 @@
 // npm run demo: boot the app (embedded PostgreSQL and in-memory cache unless DATABASE_URL /
 // REDIS_URL say otherwise), seed it, fire a stampede of identical GETs on a cold list query
-// with the decorators on and then off, and print what each cost.
+// with the decorators on and then off, and print what each cost. Then "database down": the app's
+// connections to PostgreSQL cut, its cached reads past their ttl, requests to reads with
+// staleIfError (lists, stats) and without it (one incident), side by side.
 import 'reflect-metadata';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import autocannon from 'autocannon';
@@ -14,6 +16,8 @@ import { configFromEnv, redact } from '../config/app-config.js';
 import { resolveDatabaseOrExit } from '../database/database-url.js';
 import { seedIfEmpty } from '../database/seed-incidents.js';
 import { SqlStatementCounter } from '../database/sql-statement-counter.js';
+import { SEED_NAMESPACES } from '../database/seed-incidents.js';
+import { DatabaseSwitch } from './database-switch.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '500' } } });
 const REQUESTS = Number(values.requests);
@@ -79,10 +83,70 @@ async function stampede(singleFlight: boolean) {
   };
 }
 
+/** A short ttl, so the scenario need not wait long for its entries to go stale. */
+const DOWN_TTL_MS = 1_000;
+/** Requests per kind of read while the database is down, at most this many at a time. */
+const DOWN_REQUESTS = 200;
+const DOWN_CONCURRENCY = 50;
+
+async function databaseDown() {
+  const relay = await DatabaseSwitch.start(database.url);
+  const app = await createApp({ ...config, databaseUrl: relay.url, singleFlight: true, cacheKeyPrefix: `demo-${randomUUID()}:`, cacheTtlMs: DOWN_TTL_MS }, ['error']);
+  try {
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const base = `http://127.0.0.1:${port}`;
+    const lists = [...SEED_NAMESPACES.map((ns) => `/incidents?namespace=${ns}&limit=20`), '/incidents/stats'];
+    const page = (await (await fetch(`${base}/incidents?limit=${lists.length}`)).json()) as { items: { id: string }[] };
+    const incidents = page.items.map((item) => `/incidents/${item.id}`);
+    step(`database down: ${lists.length} lists and stats (staleIfError) and ${incidents.length} incidents (no stale window) cached, ttl ${DOWN_TTL_MS} ms`);
+    for (const path of [...lists, ...incidents]) if (!(await fetch(`${base}${path}`)).ok) throw new Error(`GET ${path} failed while the database was up`);
+    relay.cut();
+    step(`connections to PostgreSQL cut; waiting ${DOWN_TTL_MS} ms for every entry to pass its ttl`);
+    await new Promise((resolve) => setTimeout(resolve, DOWN_TTL_MS + 100));
+    const rows = [];
+    for (const [reads, paths, stale] of [['lists and stats', lists, 'staleIfError 10 min'], ['one incident', incidents, 'none']] as const) {
+      step(`${DOWN_REQUESTS} GETs of ${reads}, ${DOWN_CONCURRENCY} at a time`);
+      const latencies: number[] = [];
+      const statuses = new Map<number, number>();
+      let next = 0;
+      const worker = async () => {
+        while (next < DOWN_REQUESTS) {
+          const path = paths[next++ % paths.length];
+          const started = performance.now();
+          const status = await fetch(`${base}${path}`).then(async (response) => (await response.arrayBuffer(), response.status), () => 0);
+          latencies.push(performance.now() - started);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      };
+      await Promise.all(Array.from({ length: DOWN_CONCURRENCY }, worker));
+      latencies.sort((a, b) => a - b);
+      const errors = [...statuses].filter(([status]) => status < 200 || status >= 300);
+      rows.push({
+        reads,
+        'stale window': stale,
+        requests: latencies.length,
+        errors: errors.reduce((n, [, count]) => n + count, 0),
+        statuses: [...statuses].map(([status, count]) => `${count} x ${status || 'no answer'}`).join(', '),
+        'p50 ms': Number(percentile(latencies, 50).toFixed(1)),
+        'p99 ms': Number(percentile(latencies, 99).toFixed(1)),
+      });
+    }
+    return rows;
+  } finally {
+    relay.restore();
+    await app.close();
+    await relay.close();
+  }
+}
+
 try {
   const rows = [await stampede(true), await stampede(false)];
   console.log(`\n${REQUESTS} concurrent identical GETs on a cold list query (SQL counted by the app's TypeORM logger)`);
   console.table(rows);
+  const down = await databaseDown();
+  console.log(`\nDatabase down (the app's connections to PostgreSQL cut), every cached read past its ttl: served stale, or an error`);
+  console.table(down);
 } finally {
   await database.stop();
 }

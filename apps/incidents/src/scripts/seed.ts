@@ -7,11 +7,11 @@ import { Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { appCacheKeyPattern, clearAppCache } from '../cache/clear-app-cache.js';
-import { ConfigError, configFromEnv, DEFAULT_CACHE_LOCAL_MAX, DEFAULT_CACHE_LOCAL_TTL_MS, redact, type AppConfig } from '../config/app-config.js';
+import { ConfigError, configFromEnv, DEFAULT_CACHE_LOCAL_MAX, DEFAULT_CACHE_LOCAL_TTL_MS, DEFAULT_CACHE_TTL_MS, redact, type AppConfig } from '../config/app-config.js';
 import { entities, migrations } from '../database/database.module.js';
 import { resolveDatabaseOrExit } from '../database/database-url.js';
 import { DEFAULT_SEED_COUNT, seedIncidents } from '../database/seed-incidents.js';
-import { LONGEST_CACHE_TTL } from '../incidents/cache-ttls.js';
+import { oldestServedRead } from '../incidents/cache-ttls.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: String(DEFAULT_SEED_COUNT) } } });
 const count = Number(values.count);
@@ -30,10 +30,11 @@ try {
 }
 
 /** Whether the app's cache could be cleared (or, in memory, said how long it stays stale). */
-async function clearCache({ redisUrl, cacheKeyPrefix, singleFlight, cacheLocalMax = DEFAULT_CACHE_LOCAL_MAX, cacheLocalTtlMs = DEFAULT_CACHE_LOCAL_TTL_MS }: AppConfig): Promise<boolean> {
+async function clearCache({ redisUrl, cacheKeyPrefix, singleFlight, cacheLocalMax = DEFAULT_CACHE_LOCAL_MAX, cacheLocalTtlMs = DEFAULT_CACHE_LOCAL_TTL_MS, cacheTtlMs = DEFAULT_CACHE_TTL_MS }: AppConfig): Promise<boolean> {
+  const staleFor = oldestServedRead(cacheTtlMs) / 1000;
   if (!redisUrl) {
     console.log(
-      `The cache is in the memory of the app (no REDIS_URL): a running \`npm start\` keeps serving reads it cached before the seed until they expire (at most ${LONGEST_CACHE_TTL / 1000} s) or until it is restarted.`,
+      `The cache is in the memory of the app (no REDIS_URL): a running \`npm start\` keeps serving reads it cached before the seed until they expire (at most ${staleFor} s, lists and stats served stale included) or until it is restarted.`,
     );
     return true;
   }
@@ -47,7 +48,7 @@ async function clearCache({ redisUrl, cacheKeyPrefix, singleFlight, cacheLocalMa
     if (singleFlight && cacheLocalMax > 0) console.log(`Running instances may serve reads from their local tier for up to ${cacheLocalTtlMs / 1000} s more (CACHE_LOCAL_TTL_MS).`);
     return true;
   } catch (error) {
-    console.error(`Could not clear the app's cache in Redis at ${redact(redisUrl)} (${(connectionError ?? (error as Error)).message}): cached reads stay stale for up to ${LONGEST_CACHE_TTL / 1000} s.`);
+    console.error(`Could not clear the app's cache in Redis at ${redact(redisUrl)} (${(connectionError ?? (error as Error)).message}): cached reads stay stale for up to ${staleFor} s.`);
     return false;
   } finally {
     redis.disconnect();

@@ -5,6 +5,7 @@ export const {
   ConfigurableModuleClass,
   MODULE_OPTIONS_TOKEN: SINGLE_FLIGHT_MODULE_OPTIONS,
   ASYNC_OPTIONS_TYPE,
+  OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<SingleFlightModuleOptions>()
   .setClassMethodName('forRoot')
   // Global by default, as ScheduleModule and EventEmitterModule are: one registry per application.

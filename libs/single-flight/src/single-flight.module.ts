@@ -6,7 +6,7 @@ import { executorProvider } from './executor.provider.js';
 import { FlightRegistry } from './flight-registry.js';
 import { OPTIONS_SOURCE } from './single-flight.constants.js';
 import { SingleFlightExplorer } from './single-flight.explorer.js';
-import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass } from './single-flight.module-definition.js';
+import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './single-flight.module-definition.js';
 
 /**
  * `SingleFlightModule.forRoot({ ttl: 60_000 })` or `forRootAsync({ useFactory, inject, imports })`,
@@ -18,6 +18,11 @@ import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass } from './single-flight.mod
   exports: [FlightRegistry, CachedExecutor, CachedInterceptor],
 })
 export class SingleFlightModule extends ConfigurableModuleClass {
+  /** Every option has a default: `forRoot()` with none is a module with the defaults. */
+  static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+
   static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
     const module = super.forRootAsync(options);
     // So that a bad option names the method it came from.

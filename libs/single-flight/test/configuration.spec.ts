@@ -139,3 +139,20 @@ describe('misconfiguration fails early, naming the class and the method', () => 
     await expect(createTestApp([], { options: { softTimeout: 30_000 } })).rejects.toThrow(/SingleFlightModule\.forRoot\(\): softTimeout 30000 ms is not shorter than hardTimeout \(30000 ms\)/);
   });
 });
+
+describe('forRoot() with no options', () => {
+  it('is the module with its defaults', async () => {
+    const { CacheModule } = await import('@nestjs/cache-manager');
+    const { Test } = await import('@nestjs/testing');
+    const { SingleFlightModule } = await import('@app/single-flight');
+    @Injectable()
+    class Incidents {
+      @Cached({ ttl: 1_000 })
+      async list() { return [1]; }
+    }
+    const app = await Test.createTestingModule({ imports: [CacheModule.register({ isGlobal: true }), SingleFlightModule.forRoot()], providers: [Incidents] }).compile();
+    await app.init();
+    expect(await app.get(Incidents).list()).toEqual([1]);
+    await app.close();
+  });
+});

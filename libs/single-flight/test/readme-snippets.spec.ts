@@ -8,7 +8,7 @@ import { redisInsStore } from 'cache-manager-ioredis-yet';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
 import { randomUUID } from 'node:crypto';
-import { Cached, SingleFlightModule } from '@app/single-flight';
+import { Cached, SingleFlight, SingleFlightModule } from '@app/single-flight';
 
 // The README's "Use it in your app" snippets, as a new app pastes them.
 
@@ -156,5 +156,48 @@ describe('README snippets: Fleets', () => {
     await app.close();
     // QUIT was answered; the socket closes right after.
     await until(() => redis.status === 'end' && subscriber.status === 'end', 2_000);
+  });
+});
+
+describe('README snippets: Freshness', () => {
+  interface ListIncidentsQuery {
+    namespace?: string;
+  }
+  interface Page<T> {
+    items: T[];
+    total: number;
+  }
+  type IncidentEvent = { id: string };
+
+  @Injectable()
+  class IncidentsService {
+    @Cached({
+      ttl: 30_000,
+      tags: ['incidents'],
+      staleWhileRevalidate: 30_000, // 30 s past the ttl: the stale value at once, one refresh beside it
+      staleIfError: 600_000, // 10 min past the ttl: the stale value instead of the load's error
+      refreshAhead: 0.8, // a hit after 80% of the ttl refreshes the value before it expires
+      jitter: 0.1, // each write's ttl cut by up to 10%, so keys written together do not expire together
+    })
+    @SingleFlight({ softTimeout: 200 }) // with a stale value, answer after 200 ms even if the load goes on
+    async list(query: ListIncidentsQuery): Promise<Page<IncidentEvent>> {
+      return { items: [{ id: query.namespace ?? 'all' }], total: 1 };
+    }
+  }
+
+  it('the decorators as shown start, cache, and record the entry\'s times', async () => {
+    @Module({ imports: [CacheModule.register({ isGlobal: true }), SingleFlightModule.forRoot()], providers: [IncidentsService] })
+    class AppModule {}
+    const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    await app.init();
+    try {
+      expect(await app.get(IncidentsService).list({ namespace: 'payments' })).toEqual({ items: [{ id: 'payments' }], total: 1 });
+      const entry = await app.get<Cache>(CACHE_MANAGER).get<string>('sf:IncidentsService.list:[{"namespace":"payments"}]');
+      const [, writtenAt, staleAt] = /^sf3\|(\d+)\|(\d+)\|/.exec(entry!)!;
+      expect(Number(staleAt) - Number(writtenAt)).toBeGreaterThanOrEqual(27_000); // the ttl, cut by up to 10%
+      expect(Number(staleAt) - Number(writtenAt)).toBeLessThanOrEqual(30_000);
+    } finally {
+      await app.close();
+    }
   });
 });

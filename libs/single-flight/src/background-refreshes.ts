@@ -55,23 +55,39 @@ export class BackgroundRefreshes {
   /**
    * Joins the refresh of `key` in the air, or starts `refresh` as it. Resolves or rejects with its
    * outcome; undefined once stopped. A failure is logged and starts the backoff (once per attempt,
-   * however many joined it).
+   * however many joined it), before the flight settles, so no caller slips a second attempt in.
+   * `refresh` is told when its hard timeout has passed (`lapsed()`): the registry has forgotten it
+   * by then and another may have started, so what it loads after that must not be written.
    */
-  run<T>(key: string, where: string, refresh: () => Promise<T>, options: { hardTimeout: number; backoff: number }): Promise<T> | undefined {
+  run<T>(key: string, where: string, refresh: (lapsed: () => boolean) => Promise<T>, options: { hardTimeout: number; backoff: number }): Promise<T> | undefined {
     if (this.stopping) return undefined;
     const flightKey = BackgroundRefreshes.refreshKey(key);
-    if (this.registry.waiters(flightKey) > 0) return this.registry.run(flightKey, refresh, { abortable: false });
-    const outcome = this.registry.run(flightKey, refresh, { hardTimeout: options.hardTimeout, abortable: false });
-    outcome.then(
-      () => this.failedUntil.delete(key),
-      (error) => {
+    if (this.registry.waiters(flightKey) > 0) return this.registry.run(flightKey, () => refresh(() => false), { abortable: false });
+    const startedAt = performance.now();
+    const lapsed = () => performance.now() - startedAt >= options.hardTimeout;
+    const attempt = async () => {
+      try {
+        const outcome = await refresh(lapsed);
+        this.failedUntil.delete(key);
+        return outcome;
+      } catch (error) {
         this.failedUntil.set(key, Date.now() + options.backoff);
-        // Stopping, or a hard timeout the registry has logged already: nothing to add.
-        if (this.stopping || error instanceof RefreshStoppedError || (error as Error)?.name === 'FlightTimeoutError') return;
-        this.logger.warn(`${where}: refreshing "${key}" failed (${messageOf(error)}); its stale value is served, next attempt in ${options.backoff} ms or later`);
-      },
-    );
+        // Stopping: nothing to add.
+        if (!this.stopping && !(error instanceof RefreshStoppedError)) {
+          this.logger.warn(`${where}: refreshing "${key}" failed (${messageOf(error)}); the cached value is served meanwhile, next attempt in ${options.backoff} ms or later`);
+        }
+        throw error;
+      }
+    };
+    const outcome = this.registry.run(flightKey, attempt, { hardTimeout: options.hardTimeout, abortable: false });
+    // A hard timeout rejects the flight (the registry logs it) while `attempt` may still run: it backs off too.
+    outcome.catch((error: unknown) => void ((error as Error)?.name === 'FlightTimeoutError' && this.failedUntil.set(key, Date.now() + options.backoff)));
     return outcome;
+  }
+
+  /** Whether a hit past `refreshAhead` (or stale) should start a refresh now: none in the air, no backoff, not stopping. */
+  wanted(key: string): boolean {
+    return !this.stopping && !this.running(key) && !this.backingOff(key);
   }
 
   /** With the application: no refresh starts, and those in the air load nothing more. */

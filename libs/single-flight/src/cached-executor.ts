@@ -86,7 +86,9 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
       );
     }
     const hardTimeout = meta.singleFlight?.hardTimeout ?? this.settings.hardTimeout;
-    if (policy.softTimeout !== undefined && policy.softTimeout >= hardTimeout) {
+    // The module's default applies only where there is a staleIfError window beyond staleWhileRevalidate.
+    const applies = ownSoftTimeout !== undefined || policy.staleIfError > policy.staleWhileRevalidate;
+    if (applies && policy.softTimeout !== undefined && policy.softTimeout >= hardTimeout) {
       throw new SingleFlightConfigError(`${where}: softTimeout ${policy.softTimeout} ms is not shorter than the hard timeout (${hardTimeout} ms), which ends the load first`);
     }
   }
@@ -134,18 +136,18 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
       const kept = this.local!.get(key);
       if (kept) {
         // A hot key refreshed before it expires in front of its callers (refreshAhead).
-        if (kept.refreshAt !== undefined && kept.refreshAt <= Date.now()) this.refreshAhead(key, inv);
+        if (kept.refreshAt !== undefined && kept.refreshAt <= Date.now() && this.refreshes.wanted(key)) this.refreshAhead(key, inv);
         return this.values.fromKept(kept);
       }
     }
     const request = cached ? this.readRequest(key, inv, local) : undefined;
     const freeze = cached?.freeze ?? singleFlight?.freeze ?? this.settings.freeze;
     const load = this.flightLoad(key, inv);
-    const produce = (signal: AbortSignal | undefined): Promise<Outcome> =>
-      request ? this.readThrough!.run(signal === request.signal ? request : { ...request, signal }) : this.loadOnly(key, inv, load, signal, freeze, inv.json || this.settings.json);
+    const produce = (signal: AbortSignal | undefined, own = false): Promise<Outcome> =>
+      request ? this.readThrough!.run(signal === request.signal && !own ? request : { ...request, signal, own }) : this.loadOnly(key, inv, load, signal, freeze, inv.json || this.settings.json);
     const first = await this.fly(key, inv, produce);
     // A caller that joined a flight evicted under it starts over (tag-invalidation.ts, rule 4).
-    const fresh = this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal) : this.fly(key, inv, produce)));
+    const fresh = this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal, true) : this.fly(key, inv, produce)));
     const outcome = fresh === first ? first : await fresh;
     return this.values.handOut(outcome.value, () => inv.load(inv.signal));
   }
@@ -168,6 +170,7 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
       fleetTimeout: distributed ? hardTimeout : undefined,
       hardTimeout,
       policy: this.policies.of(inv.meta),
+      keyNow: () => callKey(inv, this.settings.keyPrefix, this.settings.vary),
     };
   }
 

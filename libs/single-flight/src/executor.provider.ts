@@ -44,8 +44,8 @@ async function createExecutor(options: SingleFlightModuleOptions, registry: Flig
     connection: () => local?.clear(),
   });
   const values = new CallerValues(settings.serializer, logger, settings.decodeLimits);
-  if (cache) flushBeforeDisconnect(cache, tags);
   const refreshes = new BackgroundRefreshes(registry, logger);
+  if (cache) flushBeforeDisconnect(cache, tags, refreshes);
   const readThrough = layout && new ReadThrough(layout, tags, values, new EntryFormat(settings.signature), refreshes, local, fleet);
   return new CachedExecutor(settings, registry, tags, readThrough, values, refreshes, layout, local, link && bus && { link, bus });
 }
@@ -58,11 +58,13 @@ const FLEET_POLL = 200;
  * call before or after the executor's, depending on the order the modules are imported: queued
  * invalidations get their last try first, in either order.
  */
-function flushBeforeDisconnect(cache: Cache, tags: TagInvalidation): void {
+function flushBeforeDisconnect(cache: Cache, tags: TagInvalidation, refreshes: BackgroundRefreshes): void {
   const withHook = cache as Cache & { onModuleDestroy?: () => Promise<void> | void };
   const disconnect = withHook.onModuleDestroy;
   if (typeof disconnect !== 'function') return;
   withHook.onModuleDestroy = async () => {
+    // No refresh reads, loads or writes past this point either.
+    refreshes.stop();
     await tags.retries.flush();
     await disconnect.call(cache);
   };

@@ -34,6 +34,12 @@ export interface ReadRequest {
   policy: ExpiryPolicy;
   /** A background refresh: only a fresh value found counts, nothing stale is handed out. */
   refresh?: boolean;
+  /** A refresh past its hard timeout: forgotten, and another may have started; it writes nothing. */
+  lapsed?: () => boolean;
+  /** The caller's own read and load (its last try): it joins no refresh begun before it. */
+  own?: boolean;
+  /** The key the call's arguments make now (a refresh runs after its caller has moved on, and may have changed them). */
+  keyNow: () => string;
 }
 
 /** A look at the store: a value found (of any age), and the tokens a load would be recorded under (undefined: the store failed). */
@@ -87,7 +93,7 @@ export class ReadThrough {
    * backoff after a failed one, or the application is stopping. Never rejects.
    */
   refreshLater(request: ReadRequest): void {
-    if (this.refreshes.stopped || this.refreshes.running(request.key) || this.refreshes.backingOff(request.key)) return;
+    if (!this.refreshes.wanted(request.key)) return;
     void this.refresh(request)?.catch(noop);
   }
 
@@ -106,7 +112,8 @@ export class ReadThrough {
     if (this.refreshes.backingOff(request.key)) return stale;
     const refreshed = this.refresh(request);
     if (!refreshed) return stale;
-    const fallback = refreshed.catch(() => stale);
+    // As HTTP's stale-if-error, for failures of the server's side: a client error (an HttpException below 500) is the answer.
+    const fallback = refreshed.catch((error: unknown) => (isClientError(error) ? Promise.reject(error) : stale));
     const { softTimeout } = request.policy;
     if (softTimeout === undefined) return fallback;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -118,11 +125,22 @@ export class ReadThrough {
     }
   }
 
-  /** Joins or starts the key's refresh: a run of its own that loads unless it finds a fresh value. */
+  /**
+   * Joins or starts the key's refresh: a run of its own that loads unless it finds a fresh value.
+   * Its caller has the stale value and moves on, and may change the arguments it passed (a DTO
+   * reused for the next page): a refresh whose arguments no longer make its key loads nothing,
+   * or writes nothing.
+   */
   private refresh(request: ReadRequest): Promise<Outcome> | undefined {
     const { key, inv, load, policy } = request;
-    const guarded: Invocation['load'] = (signal) => (this.refreshes.stopped ? Promise.reject(new RefreshStoppedError(key)) : load(signal));
-    return this.refreshes.run(key, inv.where, () => this.run({ ...request, load: guarded, signal: undefined, refresh: true }), {
+    const guarded: Invocation['load'] = async (signal) => {
+      if (this.refreshes.stopped) throw new RefreshStoppedError(key);
+      assertSameKey(request);
+      const value = await load(signal);
+      assertSameKey(request);
+      return value;
+    };
+    return this.refreshes.run(key, inv.where, (lapsed) => this.run({ ...request, load: guarded, signal: undefined, refresh: true, lapsed }), {
       hardTimeout: request.hardTimeout,
       backoff: policy.refreshBackoff,
     });
@@ -153,13 +171,20 @@ export class ReadThrough {
 
   /** Loads (once for the fleet, with `fleetTimeout`) and writes; a caller with nothing usable joins a refresh in the air instead. */
   private loadFresh(request: ReadRequest, run: TrackedRun, look: Look): Promise<Outcome> {
-    if (!request.refresh && this.refreshes.running(request.key)) {
-      const joined = this.refresh(request);
+    if (!request.refresh && !request.own && this.refreshes.running(request.key)) {
+      // One that the application's stop cut short leaves its joiners to load on their own.
+      const joined = this.refresh(request)?.catch((error: unknown) => (error instanceof RefreshStoppedError ? this.loadOwn(request, run, look) : Promise.reject(error)));
       if (joined) return joined;
     }
+    return this.loadOwn(request, run, look);
+  }
+
+  private loadOwn(request: ReadRequest, run: TrackedRun, look: Look): Promise<Outcome> {
     let current = look.current;
     if (request.fleetTimeout !== undefined && this.fleet?.available) {
       const read = async () => {
+        // A refresh waiting for another process's lease stops waiting with the application.
+        if (request.refresh && this.refreshes.stopped) throw new RefreshStoppedError(request.key);
         const again = await this.look(request);
         current = again.current;
         return this.usable(request, again.found);
@@ -169,15 +194,16 @@ export class ReadThrough {
     return this.loadAndWrite(request, run, current);
   }
 
-  private async loadAndWrite({ key, inv, tags, load, signal, freeze, json, policy, refresh }: ReadRequest, run: TrackedRun, current: (string | undefined)[] | undefined): Promise<Outcome> {
+  private async loadAndWrite({ key, inv, tags, load, signal, freeze, json, policy, refresh, lapsed }: ReadRequest, run: TrackedRun, current: (string | undefined)[] | undefined): Promise<Outcome> {
     const tokens = current && (await this.tags.tokensForLoad(tags, current));
     const loadAt = callClock.now();
     const value = this.values.fromResult(await load(signal), inv.where, key, freeze, json, true);
     const { times, storeTtl } = policy.stamp(Date.now());
     // Nothing is written without tokens (the store failed), nor by a run evicted here meanwhile:
     // its entry would be stale on arrival, and could replace a fresher one. Nor by a refresh once
-    // the application is stopping: its stores may be closing.
-    if (tokens && !run.detached && value.text !== undefined && !value.uncached && !(refresh && this.refreshes.stopped)) {
+    // the application is stopping (its stores may be closing), or past its hard timeout (a newer
+    // refresh may have written already).
+    if (tokens && !run.detached && value.text !== undefined && !value.uncached && !(refresh && (this.refreshes.stopped || lapsed?.()))) {
       await this.layout.writeEntry(key, this.entries.write(key, tokens, value.text, times), storeTtl);
     }
     return { value, freshAt: loadAt, tags, tokens, times };
@@ -195,3 +221,27 @@ export class ReadThrough {
 }
 
 const noop = () => undefined;
+
+/** The arguments of a refresh's call still make its key (they may have been changed since). */
+class RefreshArgumentsChangedError extends Error {
+  constructor(key: string) {
+    super(`the arguments of the call that started the refresh of "${key}" were changed since: nothing is loaded or written for them`);
+    this.name = 'RefreshArgumentsChangedError';
+  }
+}
+
+function assertSameKey(request: ReadRequest): void {
+  let now: string | undefined;
+  try {
+    now = request.keyNow();
+  } catch {
+    // A key function that throws now: the arguments are not what they were.
+  }
+  if (now !== request.key) throw new RefreshArgumentsChangedError(request.key);
+}
+
+/** An HttpException (or look-alike) below 500: the client's error, not the server's. */
+const isClientError = (error: unknown): boolean => {
+  const status = (error as { getStatus?: () => unknown } | null)?.getStatus?.();
+  return typeof status === 'number' && status < 500;
+};

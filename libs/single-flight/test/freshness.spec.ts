@@ -1,5 +1,5 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { Injectable } from '@nestjs/common';
+import { Injectable, NotFoundException } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
 import { CacheEvict, Cached, FlightRegistry, SingleFlight, type SingleFlightModuleOptions } from '@app/single-flight';
@@ -75,6 +75,26 @@ class Catalog {
   @Cached({ ttl: TTL, staleWhileRevalidate: WINDOW, jitter: 0.5 })
   async spread(id: number) {
     return load(id);
+  }
+
+  @Cached({ ttl: TTL, staleWhileRevalidate: WINDOW })
+  @SingleFlight()
+  async byQuery(query: { page: number }) {
+    return { ...(await load(query.page)), page: query.page };
+  }
+
+  @Cached({ ttl: TTL, staleIfError: WINDOW, tags: ['catalog'] })
+  @SingleFlight({ softTimeout: 20, hardTimeout: 150 })
+  async bounded(id: number) {
+    return load(id);
+  }
+
+  @Cached({ ttl: TTL, staleIfError: WINDOW })
+  @SingleFlight()
+  async found(id: number) {
+    const value = await load(id);
+    if (db.failure) throw db.failure;
+    return value;
   }
 
   @CacheEvict({ tags: ['catalog'] })
@@ -325,6 +345,46 @@ describe('jitter', () => {
     expect(Math.min(...lifetimes)).toBeGreaterThanOrEqual(TTL * 0.5);
     expect(Math.max(...lifetimes)).toBeLessThanOrEqual(TTL);
     expect(Math.max(...lifetimes) - Math.min(...lifetimes)).toBeGreaterThan(TTL * 0.25);
+  });
+});
+
+describe('a refresh outlives the call that started it', () => {
+  it('a caller that changes its arguments after getting the stale value: the refresh loads nothing for them, and the key keeps its own value', async () => {
+    const query = { page: 1 };
+    expect(await catalog.byQuery(query)).toMatchObject({ page: 1, version: 1 });
+    clock.advance(TTL + 1);
+    expect(await catalog.byQuery(query)).toMatchObject({ page: 1, version: 1 }); // stale; its refresh reads the store first
+    query.page = 2; // a DTO reused for the next page
+    await idle();
+    expect(db.loads).toBe(1);
+    expect(warningsNaming(warnings, 'Catalog.byQuery')).toEqual([expect.stringContaining('were changed since')]);
+    clock.advance(BACKOFF);
+    expect(await catalog.byQuery({ page: 1 })).toMatchObject({ page: 1 }); // never page 2's data under page 1's key
+    await idle();
+    expect(await catalog.byQuery({ page: 1 })).toMatchObject({ page: 1, version: 2 });
+  });
+
+  it('a refresh past its hard timeout writes nothing when it ends: the newer refresh\'s value stays', async () => {
+    await catalog.bounded(1); // version 1
+    clock.advance(TTL + 1);
+    const hung = latch();
+    db.gates.push(hung);
+    expect((await catalog.bounded(1)).version).toBe(1); // after the soft timeout; the load (version 2) hangs
+    await idle(); // its flight forgotten after the 150 ms hard timeout
+    clock.advance(BACKOFF);
+    expect((await catalog.bounded(1)).version).toBe(3); // a new attempt, version 3, written
+    hung.release(); // version 2 ends last
+    await settle();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await catalog.bounded(1)).version).toBe(3);
+    expect(db.loads).toBe(3);
+  });
+
+  it('staleIfError hands out the stale value for the server\'s failures, not for a client error (an HttpException below 500)', async () => {
+    await catalog.found(1);
+    clock.advance(TTL + 1);
+    db.failure = new NotFoundException('gone');
+    await expect(catalog.found(1)).rejects.toThrow(NotFoundException);
   });
 });
 

@@ -1,18 +1,18 @@
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import type { SingleFlightModuleOptions } from './interfaces/single-flight-module-options.interface.js';
 import { DEFAULT_CIRCUIT_BREAKER, DEFAULT_HARD_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_STORE_TIMEOUT } from './single-flight.constants.js';
-import { validateOptions } from './validate-options.js';
+import { EXPIRY_OPTION_RULES, validateOptions } from './validate-options.js';
 import { devalueSerializer, type ValueSerializer } from './value-codec.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './value-limits.js';
 import { EntrySignature } from './entry-signature.js';
 import { SingleFlightConfigError } from './errors.js';
 import { DEFAULT_LEASE } from './fleet-flight.js';
-import { DEFAULT_REFRESH_BACKOFF } from './expiry-policy.js';
+import { DEFAULT_REFRESH_BACKOFF, type ExpiryOptions } from './expiry-policy.js';
 import { LOCAL_TTL_WITHOUT_BUS_DEFAULT, LOCAL_TTL_WITHOUT_BUS_MAX, type LocalTierOptions } from './local-tier.js';
 import type { RedisOption } from './redis-link.js';
 
-/** The module options, checked and with their defaults. */
-export interface ExecutorSettings {
+/** The module options, checked and with their defaults (the freshness ones: defaults for `@Cached`). */
+export interface ExecutorSettings extends Omit<ExpiryOptions, 'ttl'> {
   keyPrefix: string;
   ttl?: number;
   vary?: () => unknown;
@@ -33,12 +33,6 @@ export interface ExecutorSettings {
   redis?: RedisOption;
   distributed: boolean;
   lease: number;
-  staleWhileRevalidate: number;
-  staleIfError: number;
-  softTimeout?: number;
-  refreshAhead?: number;
-  jitter: number;
-  refreshBackoff: number;
 }
 
 /** Validates the options of `forRoot()` or `forRootAsync()` (named in errors by `where`) and fills in the defaults. */
@@ -62,12 +56,7 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
     redis: 'redis',
     distributed: 'boolean',
     lease: 'positive',
-    staleWhileRevalidate: 'window',
-    staleIfError: 'window',
-    softTimeout: 'positive',
-    refreshAhead: 'openFraction',
-    jitter: 'fraction',
-    refreshBackoff: 'positive',
+    ...EXPIRY_OPTION_RULES,
     // ConfigurableModuleBuilder passes its extras along with the options.
     isGlobal: 'boolean',
   });

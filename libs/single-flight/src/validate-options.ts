@@ -43,6 +43,16 @@ const expected: Record<Rule, string> = {
   redis: 'an ioredis client or a redis:// (rediss://) URL',
 };
 
+/** The freshness options (expiry-policy.ts), the same on `@Cached` and `forRoot`. */
+export const EXPIRY_OPTION_RULES = {
+  staleWhileRevalidate: 'window',
+  staleIfError: 'window',
+  softTimeout: 'positive',
+  refreshAhead: 'openFraction',
+  jitter: 'fraction',
+  refreshBackoff: 'positive',
+} as const satisfies Record<string, Rule>;
+
 /** Throws a SingleFlightConfigError naming `where` for an unknown option or a value of the wrong kind. */
 export function validateOptions(where: string, options: unknown, rules: Record<string, Rule>): void {
   if (typeof options !== 'object' || options === null) {

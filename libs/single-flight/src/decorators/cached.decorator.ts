@@ -1,7 +1,7 @@
 import { CACHED_METADATA } from '../single-flight.constants.js';
 import type { CachedOptions } from '../interfaces/cached-options.interface.js';
 import type { CacheableMethod, TypedMethodDecorator } from '../interfaces/method-types.interface.js';
-import { validateOptions } from '../validate-options.js';
+import { EXPIRY_OPTION_RULES, validateOptions } from '../validate-options.js';
 import { describeMethod } from './method-metadata.js';
 import { decorateMethod } from './method-trampoline.js';
 
@@ -30,12 +30,7 @@ export function Cached<A extends unknown[] = any[], This = any>(options: CachedO
       freeze: 'boolean',
       json: 'boolean',
       local: 'boolean',
-      staleWhileRevalidate: 'window',
-      staleIfError: 'window',
-      softTimeout: 'positive',
-      refreshAhead: 'openFraction',
-      jitter: 'fraction',
-      refreshBackoff: 'positive',
+      ...EXPIRY_OPTION_RULES,
     });
     return decorateMethod(target, propertyKey, descriptor, CACHED_METADATA, '@Cached()', options);
   }) as never;

@@ -63,9 +63,9 @@ export class BackgroundRefreshes {
     if (this.stopping) return undefined;
     const flightKey = BackgroundRefreshes.refreshKey(key);
     if (this.registry.waiters(flightKey) > 0) return this.registry.run(flightKey, () => refresh(() => false), { abortable: false });
-    const startedAt = performance.now();
-    const lapsed = () => performance.now() - startedAt >= options.hardTimeout;
-    const attempt = async () => {
+    // The registry aborts the flight's signal when it gives up on it (its hard timeout): that is the lapse.
+    const attempt = async (signal: AbortSignal) => {
+      const lapsed = () => signal.aborted;
       try {
         const outcome = await refresh(lapsed);
         this.failedUntil.delete(key);
@@ -79,7 +79,7 @@ export class BackgroundRefreshes {
         throw error;
       }
     };
-    const outcome = this.registry.run(flightKey, attempt, { hardTimeout: options.hardTimeout, abortable: false });
+    const outcome = this.registry.run(flightKey, attempt, { hardTimeout: options.hardTimeout });
     // A hard timeout rejects the flight (the registry logs it) while `attempt` may still run: it backs off too.
     outcome.catch((error: unknown) => void ((error as Error)?.name === 'FlightTimeoutError' && this.failedUntil.set(key, Date.now() + options.backoff)));
     return outcome;

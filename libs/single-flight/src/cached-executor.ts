@@ -141,10 +141,9 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
       }
     }
     const request = cached ? this.readRequest(key, inv, local) : undefined;
-    const freeze = cached?.freeze ?? singleFlight?.freeze ?? this.settings.freeze;
-    const load = this.flightLoad(key, inv);
-    const produce = (signal: AbortSignal | undefined, own = false): Promise<Outcome> =>
-      request ? this.readThrough!.run(signal === request.signal && !own ? request : { ...request, signal, own }) : this.loadOnly(key, inv, load, signal, freeze, inv.json || this.settings.json);
+    const produce = request
+      ? (signal: AbortSignal | undefined, own = false): Promise<Outcome> => this.readThrough!.run(signal === request.signal && !own ? request : { ...request, signal, own })
+      : (signal: AbortSignal | undefined): Promise<Outcome> => this.loadOnly(key, inv, signal);
     const first = await this.fly(key, inv, produce);
     // A caller that joined a flight evicted under it starts over (tag-invalidation.ts, rule 4).
     const fresh = this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal, true) : this.fly(key, inv, produce)));
@@ -203,8 +202,10 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
     return this.registry.run(key, produce as (signal?: AbortSignal) => Promise<Outcome>, options as FlightRunOptions & { abortable: false });
   }
 
-  private async loadOnly(key: string, inv: Invocation, load: Invocation['load'], signal: AbortSignal | undefined, freeze: boolean, json: boolean): Promise<Outcome> {
-    const value = this.values.fromResult(await load(signal), inv.where, key, freeze, json, false);
+  /** A @SingleFlight call without @Cached: the flight's load, shared, never cached. */
+  private async loadOnly(key: string, inv: Invocation, signal: AbortSignal | undefined): Promise<Outcome> {
+    const freeze = inv.meta.singleFlight?.freeze ?? this.settings.freeze;
+    const value = this.values.fromResult(await this.flightLoad(key, inv)(signal), inv.where, key, freeze, inv.json || this.settings.json, false);
     return { value, freshAt: Infinity, tags: NO_TAGS };
   }
 

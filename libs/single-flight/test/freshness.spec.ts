@@ -3,6 +3,7 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { CacheEvict, Cached, FlightRegistry, SingleFlight, type SingleFlightModuleOptions } from '@app/single-flight';
 import { captureWarnings, warningsNaming } from './support/captured-logs.js';
 import { installFakeClock } from './support/fake-clock.js';
@@ -104,9 +105,18 @@ class Catalog {
     return load(id);
   }
 
+  /** The tenant comes from the request context only, as a nestjs-cls user's would. */
+  @Cached({ ttl: TTL, staleWhileRevalidate: WINDOW })
+  @SingleFlight()
+  async tenantPage() {
+    return { tenant: tenants.getStore(), ...(await load(0)) };
+  }
+
   @CacheEvict({ tags: ['catalog'] })
   async change() {}
 }
+
+const tenants = new AsyncLocalStorage<string>();
 
 let namespace: string;
 let app: TestingModule;
@@ -393,6 +403,27 @@ describe('a refresh outlives the call that started it', () => {
     clock.advance(TTL + 1);
     db.failure = new NotFoundException('gone');
     await expect(catalog.found(1)).rejects.toThrow(NotFoundException);
+  });
+});
+
+describe('tenants (vary)', () => {
+  it('two tenants past their ttl: each gets its own stale value, and each refresh loads and writes its own tenant\'s data', async () => {
+    await app.close();
+    await start({ vary: () => tenants.getStore() });
+    const as = <T>(tenant: string, call: () => Promise<T>) => tenants.run(tenant, call);
+    expect(await as('acme', () => catalog.tenantPage())).toMatchObject({ tenant: 'acme', version: 1 });
+    expect(await as('globex', () => catalog.tenantPage())).toMatchObject({ tenant: 'globex', version: 2 });
+    clock.advance(TTL + 1);
+    // Both stale at once: one refresh per tenant, each in its caller's context.
+    const [a, g] = await Promise.all([as('acme', () => catalog.tenantPage()), as('globex', () => catalog.tenantPage())]);
+    expect([a.tenant, g.tenant]).toEqual(['acme', 'globex']);
+    await idle();
+    expect(db.loads).toBe(4);
+    const [a2, g2] = await Promise.all([as('acme', () => catalog.tenantPage()), as('globex', () => catalog.tenantPage())]);
+    expect(a2).toMatchObject({ tenant: 'acme' });
+    expect(g2).toMatchObject({ tenant: 'globex' });
+    expect([a2.version, g2.version].sort()).toEqual([3, 4]); // the refreshed values, each under its own key
+    expect(db.loads).toBe(4);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import { GuardedStore, type GuardOptions, type StoreLike } from './guarded-store.js';
+import { GuardedStore, type GuardOptions, type StoreEvents, type StoreLike } from './guarded-store.js';
 
 /** What a read finds: the entry (from the first tier that has it) and the tags' tokens (from the shared tier). */
 export interface StoredRead {
@@ -23,11 +23,12 @@ export class CacheLayout {
     private readonly cache: Cache,
     options: GuardOptions,
     logger: Logger,
+    events?: StoreEvents,
   ) {
     const stores: StoreLike[] = cache.stores?.length ? (cache.stores as unknown as StoreLike[]) : [cacheAsStore(cache)];
     // Named in logs by its Keyv namespace, else by its place among the tiers.
     const label = (store: StoreLike, i: number) => (store.namespace ? `"${store.namespace}"` : stores.length > 1 ? `#${i + 1} of ${stores.length}` : 'CACHE_MANAGER');
-    const guarded = stores.map((store, i) => new GuardedStore(store, label(store, i), options, logger));
+    const guarded = stores.map((store, i) => new GuardedStore(store, label(store, i), options, logger, events));
     this.shared = guarded.at(-1)!;
     this.front = guarded.slice(0, -1);
   }

@@ -6,6 +6,7 @@ import { InvalidationError, SingleFlightConfigError } from './errors.js';
 import type { BackgroundRefreshes } from './background-refreshes.js';
 import { ExpiryPolicies } from './expiry-policy.js';
 import type { FleetBus } from './fleet-bus.js';
+import type { FlightTelemetry, MethodTelemetry } from './flight-telemetry.js';
 import type { FlightRegistry, FlightRunOptions } from './flight-registry.js';
 import type { LocalTier } from './local-tier.js';
 import type { RedisLink } from './redis-link.js';
@@ -31,6 +32,8 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
     private readonly values: CallerValues,
     /** Background refreshes of stale values, stopped with the application. */
     readonly refreshes: BackgroundRefreshes,
+    /** Counts every outcome (SingleFlightStats, OpenTelemetry). */
+    private readonly telemetry: FlightTelemetry,
     /** The stores, for diagnostics (their breakers); undefined without a CACHE_MANAGER. */
     readonly layout?: CacheLayout,
     /** The in-process tier (`forRoot({ local })`). */
@@ -127,6 +130,7 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
     const { cached, singleFlight, evict } = inv.meta;
     if (!this.settings.enabled) return inv.load(inv.signal);
     if (evict) return this.loadThenEvict(inv);
+    const telemetry = this.telemetryOf(inv);
     const startedAt = callClock.now();
     const key = callKey(inv, this.settings.keyPrefix, this.settings.vary);
     // A call made from inside its own flight would wait for itself: it runs plainly.
@@ -135,24 +139,25 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
     if (local) {
       const kept = this.local!.get(key);
       if (kept) {
+        telemetry.hit('local');
         // A hot key refreshed before it expires in front of its callers (refreshAhead).
-        if (kept.refreshAt !== undefined && kept.refreshAt <= Date.now() && this.refreshes.wanted(key)) this.refreshAhead(key, inv);
+        if (kept.refreshAt !== undefined && kept.refreshAt <= Date.now() && this.refreshes.wanted(key)) this.refreshAhead(key, inv, telemetry);
         return this.values.fromKept(kept);
       }
     }
-    const request = cached ? this.readRequest(key, inv, local) : undefined;
+    const request = cached ? this.readRequest(key, inv, local, telemetry) : undefined;
     const produce = request
       ? (signal: AbortSignal | undefined, own = false): Promise<Outcome> => this.readThrough!.run(signal === request.signal && !own ? request : { ...request, signal, own })
-      : (signal: AbortSignal | undefined): Promise<Outcome> => this.loadOnly(key, inv, signal);
-    const first = await this.fly(key, inv, produce);
+      : (signal: AbortSignal | undefined): Promise<Outcome> => this.loadOnly(key, inv, signal, telemetry);
+    const first = await this.fly(key, inv, produce, telemetry);
     // A caller that joined a flight evicted under it starts over (tag-invalidation.ts, rule 4).
-    const fresh = this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal, true) : this.fly(key, inv, produce)));
+    const fresh = this.tags.freshFor(first, startedAt, (lastTry) => (lastTry ? produce(inv.signal, true) : this.fly(key, inv, produce, telemetry)));
     const outcome = fresh === first ? first : await fresh;
     return this.values.handOut(outcome.value, () => inv.load(inv.signal));
   }
 
   /** The read-through of a @Cached call. */
-  private readRequest(key: string, inv: Invocation, local: boolean): ReadRequest {
+  private readRequest(key: string, inv: Invocation, local: boolean, telemetry: MethodTelemetry): ReadRequest {
     const { cached, singleFlight } = inv.meta;
     const distributed = singleFlight !== undefined && this.fleet !== undefined && (singleFlight.distributed ?? this.settings.distributed);
     const hardTimeout = singleFlight?.hardTimeout ?? this.settings.hardTimeout;
@@ -170,7 +175,12 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
       hardTimeout,
       policy: this.policies.of(inv.meta),
       keyNow: () => callKey(inv, this.settings.keyPrefix, this.settings.vary),
+      telemetry,
     };
+  }
+
+  private telemetryOf(inv: Invocation): MethodTelemetry {
+    return this.telemetry.of(inv.scope);
   }
 
   /** Inside a flight, the method runs marked as that flight's work: a call back into it runs plainly. */
@@ -179,19 +189,20 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
   }
 
   /** A local hit past `refreshAhead`: one background refresh (a tag function that fails skips it: the next miss reports it). */
-  private refreshAhead(key: string, inv: Invocation): void {
+  private refreshAhead(key: string, inv: Invocation, telemetry: MethodTelemetry): void {
     let request: ReadRequest;
     try {
-      request = this.readRequest(key, inv, true);
+      request = this.readRequest(key, inv, true, telemetry);
     } catch {
       return;
     }
     this.readThrough!.refreshLater(request);
   }
 
-  private fly(key: string, inv: Invocation, produce: (signal: AbortSignal | undefined) => Promise<Outcome>): Promise<Outcome> {
+  private fly(key: string, inv: Invocation, produce: (signal: AbortSignal | undefined) => Promise<Outcome>, telemetry: MethodTelemetry): Promise<Outcome> {
     const { singleFlight } = inv.meta;
     if (!singleFlight) return produce(inv.signal);
+    const joining = this.registry.waiters(key) > 0;
     const options = {
       timeout: singleFlight.timeout ?? this.settings.timeout,
       hardTimeout: singleFlight.hardTimeout ?? this.settings.hardTimeout,
@@ -199,20 +210,25 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
       // Only a caller that passed a signal makes the method take one: the flight's.
       abortable: inv.signal !== undefined,
     };
-    return this.registry.run(key, produce as (signal?: AbortSignal) => Promise<Outcome>, options as FlightRunOptions & { abortable: false });
+    const outcome = this.registry.run(key, produce as (signal?: AbortSignal) => Promise<Outcome>, options as FlightRunOptions & { abortable: false });
+    if (joining) return telemetry.joined(outcome);
+    telemetry.flight();
+    return outcome;
   }
 
   /** A @SingleFlight call without @Cached: the flight's load, shared, never cached. */
-  private async loadOnly(key: string, inv: Invocation, signal: AbortSignal | undefined): Promise<Outcome> {
+  private async loadOnly(key: string, inv: Invocation, signal: AbortSignal | undefined, telemetry: MethodTelemetry): Promise<Outcome> {
     const freeze = inv.meta.singleFlight?.freeze ?? this.settings.freeze;
-    const value = this.values.fromResult(await this.flightLoad(key, inv)(signal), inv.where, key, freeze, inv.json || this.settings.json, false);
+    const result = await telemetry.load(() => this.flightLoad(key, inv)(signal));
+    const value = this.values.fromResult(result, inv.where, key, freeze, inv.json || this.settings.json, false);
     return { value, freshAt: Infinity, tags: NO_TAGS };
   }
 
   private async loadThenEvict(inv: Invocation): Promise<unknown> {
     const result = await inv.load(inv.signal);
     const { tags, failure } = this.tags.evictedTags(inv, result);
-    await this.tags.invalidate(tags);
+    const written = await this.tags.invalidate(tags);
+    if (tags.length > 0) this.telemetryOf(inv).invalidated(written);
     if (failure !== undefined) throw new InvalidationError(inv.where, result, tags, failure);
     return result;
   }

@@ -10,6 +10,8 @@ import { SingleFlightConfigError } from './errors.js';
 import { FleetBus } from './fleet-bus.js';
 import { FleetFlights } from './fleet-flight.js';
 import { FlightRegistry } from './flight-registry.js';
+import { FlightTelemetry } from './flight-telemetry.js';
+import { SingleFlightStats } from './single-flight-stats.js';
 import { LocalTier } from './local-tier.js';
 import { RedisLink } from './redis-link.js';
 import type { SingleFlightModuleOptions } from './interfaces/single-flight-module-options.interface.js';
@@ -20,10 +22,11 @@ import { SINGLE_FLIGHT_MODULE_OPTIONS } from './single-flight.module-definition.
 import { TagInvalidation } from './tag-invalidation.js';
 
 /** Builds the application's executor and its parts from the module options (forRoot and forRootAsync alike). */
-async function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegistry, cache: Cache | undefined, source = 'forRoot'): Promise<CachedExecutor> {
+async function createExecutor(options: SingleFlightModuleOptions, registry: FlightRegistry, stats: SingleFlightStats, cache: Cache | undefined, source = 'forRoot'): Promise<CachedExecutor> {
   const settings = resolveModuleOptions(options, `SingleFlightModule.${source}()`);
   const logger = new Logger('SingleFlight');
-  const layout = cache ? new CacheLayout(cache, { timeout: settings.storeTimeout, circuitBreaker: settings.circuitBreaker }, logger) : undefined;
+  const telemetry = new FlightTelemetry(stats);
+  const layout = cache ? new CacheLayout(cache, { timeout: settings.storeTimeout, circuitBreaker: settings.circuitBreaker }, logger, telemetry) : undefined;
   for (const namespace of layout?.namespaces ?? []) {
     // keyv 5.6 prefixes getMany keys with the namespace always, but single-key calls only when the
     // key does not already start with it: such a prefix would read and write different keys.
@@ -47,7 +50,7 @@ async function createExecutor(options: SingleFlightModuleOptions, registry: Flig
   const refreshes = new BackgroundRefreshes(registry, logger);
   if (cache) flushBeforeDisconnect(cache, tags, refreshes);
   const readThrough = layout && new ReadThrough(layout, tags, values, new EntryFormat(settings.signature), refreshes, local, fleet);
-  return new CachedExecutor(settings, registry, tags, readThrough, values, refreshes, layout, local, link && bus && { link, bus });
+  return new CachedExecutor(settings, registry, tags, readThrough, values, refreshes, telemetry, layout, local, link && bus && { link, bus });
 }
 
 /** How often a process waiting for another's fleet-wide flight looks again without being told (ms). */
@@ -73,5 +76,5 @@ function flushBeforeDisconnect(cache: Cache, tags: TagInvalidation, refreshes: B
 export const executorProvider: FactoryProvider<CachedExecutor> = {
   provide: CachedExecutor,
   useFactory: createExecutor,
-  inject: [SINGLE_FLIGHT_MODULE_OPTIONS, FlightRegistry, { token: CACHE_MANAGER, optional: true }, { token: OPTIONS_SOURCE, optional: true }],
+  inject: [SINGLE_FLIGHT_MODULE_OPTIONS, FlightRegistry, SingleFlightStats, { token: CACHE_MANAGER, optional: true }, { token: OPTIONS_SOURCE, optional: true }],
 };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FleetBus } from './fleet-bus.js';
+import type { MethodTelemetry } from './flight-telemetry.js';
 import { UNANSWERED, type RedisLink } from './redis-link.js';
 
 /** Default lease (ms): how long a holder owns a key without renewing it. */
@@ -45,11 +46,12 @@ export class FleetFlights {
   /**
    * `read`: this process's look at the store (a hit, or undefined); `load`: the load and write.
    * Resolves with a hit found by a read, or with this process's load; waits at most `hardTimeout`
-   * for another holder before loading itself.
+   * for another holder before loading itself. `telemetry` counts its waits and takeovers.
    */
-  async run<T>(key: string, read: () => Promise<T | undefined>, load: () => Promise<T>, hardTimeout: number): Promise<T> {
+  async run<T>(key: string, read: () => Promise<T | undefined>, load: () => Promise<T>, hardTimeout: number, telemetry: MethodTelemetry): Promise<T> {
     const leaseKey = `${this.keyPrefix}lease|${key}`;
     const giveUpAt = performance.now() + hardTimeout;
+    let waited = false;
     for (;;) {
       const token = randomBytes(12).toString('base64url');
       // Listening before asking: the holder's flight may end between its answer and the wait.
@@ -63,11 +65,19 @@ export class FleetFlights {
         void this.release(key, leaseKey, token);
         return load();
       }
-      if (taken === 'OK') return this.hold(key, leaseKey, token, read, load, hardTimeout);
+      if (taken === 'OK') {
+        if (waited) telemetry.leaseTakeover();
+        return this.hold(key, leaseKey, token, read, load, hardTimeout);
+      }
+      if (!waited) telemetry.leaseWait();
+      waited = true;
       await woken.after(Math.min(this.poll, giveUpAt - performance.now()));
       const hit = await read();
       if (hit !== undefined) return hit;
-      if (performance.now() >= giveUpAt) return load();
+      if (performance.now() >= giveUpAt) {
+        telemetry.leaseTakeover();
+        return load();
+      }
     }
   }
 

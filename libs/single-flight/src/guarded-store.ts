@@ -11,6 +11,12 @@ export interface StoreLike {
   namespace?: string;
 }
 
+/** Where a store's failures and breaker transitions are counted (flight-telemetry.ts). */
+export interface StoreEvents {
+  storeFailure(store: string, operation: string): void;
+  breakerChanged(store: string, open: boolean): void;
+}
+
 export interface GuardOptions {
   /** An operation slower than this (ms) has failed. */
   timeout: number;
@@ -37,15 +43,16 @@ export class GuardedStore {
     readonly label: string,
     private readonly options: GuardOptions,
     private readonly logger: Logger,
+    private readonly events?: StoreEvents,
   ) {
     this.deadlines = Deadlines.for(options.timeout);
     if (options.circuitBreaker) {
       const { resetTimeout } = options.circuitBreaker;
-      this.breaker = new CircuitBreaker(options.circuitBreaker, (open, cause) =>
-        open
-          ? this.logger.warn(`Cache store ${label} failing (${messageOf(cause)}): circuit open, its reads are misses and writes skipped for ${resetTimeout} ms`)
-          : this.logger.log(`Cache store ${label} answering again: circuit closed`),
-      );
+      this.breaker = new CircuitBreaker(options.circuitBreaker, (open, cause) => {
+        this.events?.breakerChanged(label, open);
+        if (open) this.logger.warn(`Cache store ${label} failing (${messageOf(cause)}): circuit open, its reads are misses and writes skipped for ${resetTimeout} ms`);
+        else this.logger.log(`Cache store ${label} answering again: circuit closed`);
+      });
     }
   }
 
@@ -95,6 +102,7 @@ export class GuardedStore {
         if (settled) return;
         settled = true;
         deadline.cancel();
+        this.events?.storeFailure(this.label, op);
         if (this.failing++ === 0 && !this.breaker?.isOpen) {
           this.logger.warn(`Cache ${op} failed on store ${this.label}, going on without it: ${messageOf(error)}`);
         }

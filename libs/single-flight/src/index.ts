@@ -4,6 +4,8 @@ export { SingleFlight } from './decorators/single-flight.decorator.js';
 export { CacheEvict } from './decorators/cache-evict.decorator.js';
 export { FlightRegistry, type FlightRunOptions } from './flight-registry.js';
 export { CachedInterceptor } from './cached.interceptor.js';
+export { SingleFlightStats, type SingleFlightSnapshot, type MethodStats, type StoreStats, type StaleReason } from './single-flight-stats.js';
+export { INSTRUMENTATION_SCOPE } from './flight-telemetry.js';
 export { CacheKeyError, FlightTimeoutError, InvalidationError, SingleFlightConfigError } from './errors.js';
 export type { CachedOptions } from './interfaces/cached-options.interface.js';
 export type { SingleFlightOptions } from './interfaces/single-flight-options.interface.js';

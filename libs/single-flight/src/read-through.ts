@@ -4,6 +4,7 @@ import type { CallerValues, SharedValue } from './caller-value.js';
 import { BackgroundRefreshes, RefreshStoppedError } from './background-refreshes.js';
 import type { EntryTimes, ExpiryPolicy } from './expiry-policy.js';
 import type { FleetFlights } from './fleet-flight.js';
+import type { MethodTelemetry } from './flight-telemetry.js';
 import type { Invocation } from './invocation.js';
 import type { LocalTier } from './local-tier.js';
 import { callClock, type Freshness, type TagInvalidation, type TrackedRun } from './tag-invalidation.js';
@@ -40,6 +41,8 @@ export interface ReadRequest {
   own?: boolean;
   /** The key the call's arguments make now (a refresh runs after its caller has moved on, and may have changed them). */
   keyNow: () => string;
+  /** Where its hits, misses, stale values and loads are counted. */
+  telemetry: MethodTelemetry;
 }
 
 /** A look at the store: a value found (of any age), and the tokens a load would be recorded under (undefined: the store failed). */
@@ -76,10 +79,17 @@ export class ReadThrough {
       const { found } = look;
       const state = found ? request.policy.state(found.times, Date.now()) : 'expired';
       let outcome: Outcome;
-      if (found && (state === 'fresh' || (state === 'due' && !request.refresh))) outcome = found;
-      else if (found && state === 'revalidate' && !request.refresh) return this.revalidate(request, found);
-      else if (found && state === 'if-error' && !request.refresh) return await this.loadOrStale(request, found);
-      else outcome = await this.loadFresh(request, run, look);
+      // A background refresh is counted by its load only: hits and misses are what callers met.
+      const counted = !request.refresh;
+      if (found && (state === 'fresh' || (state === 'due' && counted))) {
+        if (counted) request.telemetry.hit('shared');
+        outcome = found;
+      } else if (found && state === 'revalidate' && counted) return this.revalidate(request, found);
+      else if (found && state === 'if-error' && counted) return await this.loadOrStale(request, found);
+      else {
+        if (counted) request.telemetry.miss();
+        outcome = await this.loadFresh(request, run, look);
+      }
       if (state === 'due' && outcome === found) this.refreshLater(request);
       if (request.local) this.keepLocally(request, run, outcome, seenAt);
       return outcome;
@@ -99,6 +109,7 @@ export class ReadThrough {
 
   /** Stale within `staleWhileRevalidate`: handed out at once, refreshed beside its callers. */
   private revalidate(request: ReadRequest, stale: Outcome): Outcome {
+    request.telemetry.stale('revalidate');
     this.refreshLater(request);
     return stale;
   }
@@ -109,15 +120,31 @@ export class ReadThrough {
    * `softTimeout`, or the key is in backoff after a failed one.
    */
   private async loadOrStale(request: ReadRequest, stale: Outcome): Promise<Outcome> {
-    if (this.refreshes.backingOff(request.key)) return stale;
-    const refreshed = this.refresh(request);
-    if (!refreshed) return stale;
+    const { telemetry } = request;
+    const refreshed = this.refreshes.backingOff(request.key) ? undefined : this.refresh(request);
+    if (!refreshed) {
+      telemetry.stale('backoff');
+      return stale;
+    }
+    telemetry.miss();
     // As HTTP's stale-if-error, for failures of the server's side: a client error (an HttpException below 500) is the answer.
-    const fallback = refreshed.catch((error: unknown) => (isClientError(error) ? Promise.reject(error) : stale));
+    let answered = false;
+    const fallback = refreshed.catch((error: unknown) => {
+      if (isClientError(error)) return Promise.reject(error);
+      if (!answered) telemetry.stale('error');
+      return stale;
+    });
     const { softTimeout } = request.policy;
     if (softTimeout === undefined) return fallback;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<Outcome>((resolve) => (timer = setTimeout(() => resolve(stale), softTimeout)));
+    const late = new Promise<Outcome>(
+      (resolve) =>
+        (timer = setTimeout(() => {
+          answered = true;
+          telemetry.stale('soft_timeout');
+          resolve(stale);
+        }, softTimeout)),
+    );
     try {
       return await Promise.race([fallback, late]);
     } finally {
@@ -189,15 +216,19 @@ export class ReadThrough {
         current = again.current;
         return this.usable(request, again.found);
       };
-      return this.fleet.run(request.key, read, () => this.loadAndWrite(request, run, current), request.fleetTimeout);
+      return this.fleet.run(request.key, read, () => this.loadAndWrite(request, run, current), request.fleetTimeout, request.telemetry);
     }
     return this.loadAndWrite(request, run, current);
   }
 
-  private async loadAndWrite({ key, inv, tags, load, signal, freeze, json, policy, refresh, lapsed }: ReadRequest, run: TrackedRun, current: (string | undefined)[] | undefined): Promise<Outcome> {
+  private async loadAndWrite(
+    { key, inv, tags, load, signal, freeze, json, policy, refresh, lapsed, telemetry }: ReadRequest,
+    run: TrackedRun,
+    current: (string | undefined)[] | undefined,
+  ): Promise<Outcome> {
     const tokens = current && (await this.tags.tokensForLoad(tags, current));
     const loadAt = callClock.now();
-    const value = this.values.fromResult(await load(signal), inv.where, key, freeze, json, true);
+    const value = this.values.fromResult(await telemetry.load(() => load(signal), refresh), inv.where, key, freeze, json, true);
     const { times, storeTtl } = policy.stamp(Date.now());
     // Nothing is written without tokens (the store failed), nor by a run evicted here meanwhile:
     // its entry would be stale on arrival, and could replace a fresher one. Nor by a refresh once

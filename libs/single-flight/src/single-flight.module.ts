@@ -6,6 +6,7 @@ import { executorProvider } from './executor.provider.js';
 import { FlightRegistry } from './flight-registry.js';
 import { OPTIONS_SOURCE } from './single-flight.constants.js';
 import { SingleFlightExplorer } from './single-flight.explorer.js';
+import { SingleFlightStats } from './single-flight-stats.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './single-flight.module-definition.js';
 
 /**
@@ -14,8 +15,8 @@ import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './sin
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [FlightRegistry, executorProvider, SingleFlightExplorer, CachedInterceptor],
-  exports: [FlightRegistry, CachedExecutor, CachedInterceptor],
+  providers: [FlightRegistry, SingleFlightStats, executorProvider, SingleFlightExplorer, CachedInterceptor],
+  exports: [FlightRegistry, SingleFlightStats, CachedExecutor, CachedInterceptor],
 })
 export class SingleFlightModule extends ConfigurableModuleClass {
   /** Every option has a default: `forRoot()` with none is a module with the defaults. */

@@ -171,13 +171,21 @@ export class TagInvalidation {
    * invalidation is queued and retried (rule 3); the cache is never the outage, so the caller's
    * write stands either way.
    */
-  async invalidate(tags: readonly string[]): Promise<void> {
+  /** Whether the store took it now (false: queued for retry). */
+  async invalidate(tags: readonly string[]): Promise<boolean> {
     this.dropLocally(tags);
-    if (!this.layout || tags.length === 0) return;
-    if (this.storeKnownDown()) return this.retries.add(tags);
+    if (!this.layout || tags.length === 0) return true;
+    if (this.storeKnownDown()) {
+      this.retries.add(tags);
+      return false;
+    }
     const mark = this.retries.mark();
-    if (await this.writeFreshTokens(tags)) this.retries.settled(tags, mark);
-    else this.retries.add(tags);
+    if (await this.writeFreshTokens(tags)) {
+      this.retries.settled(tags, mark);
+      return true;
+    }
+    this.retries.add(tags);
+    return false;
   }
 
   /** Another process invalidated `tags` (the bus says so): rule 2, and the local tier drops their entries. */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cached, SingleFlight, type SingleFlightModuleOptions } from '@app/single-flight';
+import { Cached, SingleFlight, SingleFlightStats, type SingleFlightModuleOptions } from '@app/single-flight';
 import { CachedExecutor } from '../src/cached-executor.js';
 import { countStoreTrips } from './support/count-calls.js';
 import { latch, until, type Latch } from './support/latch.js';
@@ -58,7 +58,8 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
     apps.push(app);
     const executor = app.get(CachedExecutor);
     await until(() => executor.fleet!.bus.connected && executor.fleet!.link.ready);
-    return { reports: app.get(Reports), trips: countStoreTrips(app.get<Cache>(CACHE_MANAGER) as never), executor };
+    const stats = () => app.get(SingleFlightStats).method('Reports.build');
+    return { reports: app.get(Reports), trips: countStoreTrips(app.get<Cache>(CACHE_MANAGER) as never), executor, stats };
   };
 
   afterEach(async () => {
@@ -81,6 +82,12 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
     expect(results.every((r) => r.id === 'cold' && r.rows.length === 3)).toBe(true);
     expect(loads).toEqual(['cold']);
     expect(a.trips.writes + b.trips.writes).toBe(1);
+    // Counted: each instance led one flight that 99 callers joined; one loaded, the other waited for its lease.
+    const [sa, sb] = [a.stats(), b.stats()];
+    expect([sa.flights, sb.flights, sa.joined, sb.joined]).toEqual([1, 1, 99, 99]);
+    expect(sa.loads + sb.loads).toBe(1);
+    expect(sa.leaseWaits + sb.leaseWaits).toBe(1);
+    expect(sa.leaseTakeovers + sb.leaseTakeovers).toBe(0);
   });
 
   it('a process whose read missed just before another filled the key, and then takes the freed lease, reads again before loading', async () => {
@@ -133,6 +140,8 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
     await expect(first).rejects.toThrow('database down');
     expect(await second).toEqual({ id: 'fails', rows: [1, 2, 3] });
     expect(loads).toEqual(['fails', 'fails']);
+    expect(a.stats()).toMatchObject({ loads: 1, loadErrors: 1, leaseWaits: 0 });
+    expect(b.stats()).toMatchObject({ loads: 1, loadErrors: 0, leaseWaits: 1, leaseTakeovers: 1 });
   });
 
   it('a holder that never releases (its process gone) loses the lease after `lease` ms; one waiter takes over', async () => {
@@ -148,6 +157,7 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
     expect(results[0]).toEqual({ id: 'orphan', rows: [1, 2, 3] });
     expect(loads).toEqual(['orphan']);
     expect(waited).toBeGreaterThanOrEqual(900);
+    expect(b.stats()).toMatchObject({ flights: 1, joined: 19, leaseWaits: 1, leaseTakeovers: 1, loads: 1 });
   });
 
   it('with Redis unreachable for leases, the flight is local: callers are answered', async () => {

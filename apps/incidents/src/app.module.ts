@@ -8,6 +8,7 @@ import type { AppConfig } from './config/app-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IncidentsModule } from './incidents/incidents.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 
 export type ResolvedConfig = AppConfig & {
   databaseUrl: string;
@@ -28,6 +29,7 @@ export class AppModule {
         SingleFlightModule.forRoot(singleFlightOptions(config, backend)),
         IncidentsModule,
         HealthModule,
+        MetricsModule,
       ],
     };
   }

@@ -7,6 +7,7 @@ import { AppModule, type ResolvedConfig } from './app.module.js';
 import { DatabaseUnavailableFilter } from './http/database-unavailable.filter.js';
 import { JSON_BODY_LIMIT, MAX_JSON_DEPTH, useJsonBodies, type JsonBodyLimits } from './http/json-body.js';
 import { StrictValidationPipe } from './http/strict-validation.pipe.js';
+import { prometheusExporter } from './metrics/prometheus-exporter.js';
 
 export interface HttpOptions {
   /** Body size and depth limits; only the body-attack bench loosens them, to show what they prevent. */
@@ -19,6 +20,8 @@ export async function createApp(
   logger: LogLevel[] | false = ['log', 'warn', 'error'],
   { jsonBody = { limit: JSON_BODY_LIMIT, maxDepth: MAX_JSON_DEPTH } }: HttpOptions = {},
 ): Promise<NestExpressApplication> {
+  // Before the application: the library takes its meter as it starts.
+  prometheusExporter();
   // No default parsers: JSON only, within limits (useJsonBodies); a form body is a 415.
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger, bodyParser: false });
   useJsonBodies(app, jsonBody);

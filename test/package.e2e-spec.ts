@@ -16,6 +16,6 @@ describe('the nestjs-single-flight package', () => {
 
   it('loads outside this monorepo’s aliases, exporting the public API only', async () => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', "const m = await import('./libs/single-flight/dist/index.js'); console.log(Object.keys(m).sort().join(','))"]);
-    expect(stdout.trim()).toBe('CacheEvict,CacheKeyError,Cached,CachedInterceptor,FlightRegistry,FlightTimeoutError,InvalidationError,SingleFlight,SingleFlightConfigError,SingleFlightModule,devalueSerializer');
+    expect(stdout.trim()).toBe('CacheEvict,CacheKeyError,Cached,CachedInterceptor,FlightRegistry,FlightTimeoutError,INSTRUMENTATION_SCOPE,InvalidationError,SingleFlight,SingleFlightConfigError,SingleFlightModule,SingleFlightStats,devalueSerializer');
   }, 60_000);
 });

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { CACHE_NAMESPACE } from '../apps/incidents/src/cache/cache-backend.js';
+import { listTag } from '../apps/incidents/src/incidents/incident-tags.js';
 import { REDIS_URL } from '../libs/single-flight/test/support/redis-cache.js';
 import { createTestDatabase, dropCacheKeys, startApp, type E2eApp } from './support/e2e-app.js';
 
@@ -38,8 +39,9 @@ describe('poisoned entries in the app\'s Redis', () => {
   };
   /** What Keyv reads back as the string `text` (its envelope, as the store's JSON). */
   const asStored = (text: string) => JSON.stringify(JSON.stringify({ value: text, expires: Date.now() + 60_000 }));
-  const tokenOfIncidents = async () => {
-    const token = await raw.get(`${CACHE_NAMESPACE}:${keyPrefix}#tag:incidents`);
+  /** The token of the list's one tag, its filter combination (incident-tags.ts). */
+  const tokenOfList = async () => {
+    const token = await raw.get(`${CACHE_NAMESPACE}:${keyPrefix}#tag:${listTag({ namespace: 'payments' })}`);
     return (JSON.parse(JSON.parse(token!)) as { value: string }).value;
   };
 
@@ -48,7 +50,7 @@ describe('poisoned entries in the app\'s Redis', () => {
     const server = request(app.app.getHttpServer());
     const truth = (await server.get(LIST).expect(200)).body;
     const key = await listKey();
-    const token = await tokenOfIncidents();
+    const token = await tokenOfList();
     const cyclic: Record<string, unknown> = { items: [], total: 1 };
     cyclic.self = cyclic;
     let bomb: unknown = ['x'.repeat(100)];
@@ -75,7 +77,7 @@ describe('poisoned entries in the app\'s Redis', () => {
     const truth = (await server.get(LIST).expect(200)).body;
     const key = await listKey();
     const forged = { items: [{ ...truth.items[0], title: 'pay to account 123' }], total: 1 };
-    await raw.set(key, asStored(`sf2|${await tokenOfIncidents()}|${devalue.stringify(forged)}`));
+    await raw.set(key, asStored(`sf2|${await tokenOfList()}|${devalue.stringify(forged)}`));
     expect((await server.get(LIST).expect(200)).body).toEqual(truth);
     expect(JSON.parse(JSON.parse((await raw.get(key))!)).value).toMatch(/^sf3s\|/);
   });

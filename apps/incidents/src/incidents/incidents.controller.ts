@@ -42,7 +42,8 @@ export class IncidentsController {
 
   @Patch(':id')
   @ApiNotFoundResponse()
-  update(@Param() { id }: IncidentIdParams, @Body() dto: UpdateIncidentDto) {
-    return this.incidents.update(id, dto);
+  async update(@Param() { id }: IncidentIdParams, @Body() dto: UpdateIncidentDto) {
+    // The service resolves with the old value too (for its eviction tags); the answer is the new one.
+    return (await this.incidents.update(id, dto)).after;
   }
 }

@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository, SelectQueryBuilder } from 'typeorm';
 import { CacheEvict, Cached, SingleFlight } from '@app/single-flight';
 import { DASHBOARD_FRESHNESS } from './cache-ttls.js';
+import { createdTags, incidentTag, listTag, STATS_TAG, updatedTags } from './incident-tags.js';
 import type { CreateIncidentDto } from './dto/create-incident.dto.js';
 import type { ListIncidentsQuery } from './dto/list-incidents.query.js';
 import type { UpdateIncidentDto } from './dto/update-incident.dto.js';
@@ -13,6 +14,12 @@ export interface Page<T> {
   total: number;
 }
 
+/** An update: the incident as it was (read under the row lock) and as it is now. */
+export interface IncidentChange {
+  before: IncidentEvent;
+  after: IncidentEvent;
+}
+
 export interface IncidentStats {
   total: number;
   bySeverity: Record<Severity, number>;
@@ -20,16 +27,18 @@ export interface IncidentStats {
 }
 
 /**
- * Every read is cached and coalesced by the decorators; every write evicts by tags. No cache code
- * here. Lists and stats may be served stale for a while past their ttl, never after a write
- * evicted them (cache-ttls.ts). With Redis, list and stats are fleet-wide flights and every instance keeps hot reads in
- * its local tier (cache/single-flight-options.ts).
+ * Every read is cached and coalesced by the decorators; every write evicts by tags, only those of
+ * what it can change (incident-tags.ts): a write in one namespace leaves the others' lists cached.
+ * No cache code here. Lists and stats may be served stale for a while past their ttl, never after
+ * a write evicted them (cache-ttls.ts). With Redis, list and stats are fleet-wide flights and every
+ * instance keeps hot reads in its local tier (cache/single-flight-options.ts).
  */
 @Injectable()
 export class IncidentsService {
   constructor(@InjectRepository(IncidentEvent) private readonly repo: Repository<IncidentEvent>) {}
 
-  @Cached({ tags: ['incidents'], ...DASHBOARD_FRESHNESS })
+  // Tagged with its filters: every page of one filter combination shares the tag.
+  @Cached({ tags: (query: ListIncidentsQuery) => [listTag(query)], ...DASHBOARD_FRESHNESS })
   @SingleFlight()
   async list(query: ListIncidentsQuery): Promise<Page<IncidentEvent>> {
     // One statement: the page and, through a window function, the total of the filter.
@@ -48,13 +57,13 @@ export class IncidentsService {
   // Not fleet-wide (the module default with Redis): a primary-key lookup costs less than the
   // lease's round trips would; each instance loads a cold id at most once.
   // Never stale (no stale windows): one incident is read to act on it.
-  @Cached({ tags: (id: string) => [`incident:${id}`] })
+  @Cached({ tags: (id: string) => [incidentTag(id)] })
   @SingleFlight({ distributed: false })
   get(id: string): Promise<IncidentEvent | null> {
     return this.repo.findOneBy({ id });
   }
 
-  @Cached({ tags: ['incidents'], ...DASHBOARD_FRESHNESS })
+  @Cached({ tags: [STATS_TAG], ...DASHBOARD_FRESHNESS })
   @SingleFlight()
   async stats(): Promise<IncidentStats> {
     const rows = await this.repo
@@ -79,22 +88,38 @@ export class IncidentsService {
     return stats;
   }
 
-  @CacheEvict({ tags: ['incidents'] })
+  // The 8 lists the new incident appears in, and the stats: other namespaces' lists stay cached.
+  @CacheEvict({ tags: (created: IncidentEvent) => createdTags(created) })
   async create(dto: CreateIncidentDto): Promise<IncidentEvent> {
     const { identifiers } = await this.repo.insert({ ...dto, description: dto.description ?? null, status: 'open' });
     return this.repo.findOneByOrFail({ id: identifiers[0].id as string });
   }
 
-  @CacheEvict({ tags: (_: IncidentEvent, id: string) => ['incidents', `incident:${id}`] })
-  async update(id: string, dto: UpdateIncidentDto): Promise<IncidentEvent> {
-    const incident = await this.repo.findOneBy({ id });
-    if (!incident) throw new NotFoundException(`Incident ${id} not found`);
-    if (dto.status && dto.status !== incident.status) incident.resolvedAt = dto.status === 'resolved' ? new Date() : null;
-    // Only the fields sent: a DTO instance may carry the others as `undefined`.
-    for (const [field, value] of Object.entries(dto)) if (value !== undefined) Object.assign(incident, { [field]: value });
-    return this.repo.save(incident);
+  /**
+   * The eviction needs the values the update replaced: an incident moved from one filter to
+   * another must leave the old filter's lists too. They are read under a row lock (SELECT ... FOR
+   * UPDATE) in the transaction that writes, so a concurrent update of the same incident waits and
+   * then reads this one's values as its own `before`: two updates cannot both take the same old
+   * values and leave the lists of the one in between stale. The lock is bounded like any
+   * statement (statement_timeout). Resolves with both values once the eviction is written; the
+   * controller answers `after`.
+   */
+  @CacheEvict({ tags: ({ before, after }: IncidentChange) => updatedTags(before, after) })
+  async update(id: string, dto: UpdateIncidentDto): Promise<IncidentChange> {
+    return this.repo.manager.transaction(async (manager) => {
+      const repo = manager.getRepository(IncidentEvent);
+      const before = await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!before) throw new NotFoundException(`Incident ${id} not found`);
+      const changes: Partial<IncidentEvent> = {};
+      if (dto.status && dto.status !== before.status) changes.resolvedAt = dto.status === 'resolved' ? new Date() : null;
+      // Only the fields sent: a DTO instance may carry the others as `undefined`.
+      for (const [field, value] of Object.entries(dto)) if (value !== undefined) Object.assign(changes, { [field]: value });
+      if (Object.keys(changes).length > 0) await repo.update({ id: before.id }, changes);
+      return { before, after: Object.assign(new IncidentEvent(), before, changes) };
+    });
   }
 
+  // An empty filter selects everything, as in listTag (incident-tags.ts).
   private filtered({ namespace, severity, status }: ListIncidentsQuery): SelectQueryBuilder<IncidentEvent> {
     const qb = this.repo.createQueryBuilder('incident');
     if (namespace) qb.andWhere('incident.namespace = :namespace', { namespace });

@@ -1,6 +1,6 @@
 import { CACHE_MANAGER, CacheModule } from '@nestjs/cache-manager';
 import type { Cache } from 'cache-manager';
-import { Injectable, Module } from '@nestjs/common';
+import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import { KeyvAdapter, type CacheManagerStore } from 'cache-manager';
@@ -8,7 +8,8 @@ import { redisInsStore } from 'cache-manager-ioredis-yet';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
 import { randomUUID } from 'node:crypto';
-import { Cached, SingleFlight, SingleFlightModule } from '@app/single-flight';
+import request from 'supertest';
+import { Cached, SingleFlight, SingleFlightModule, SingleFlightStats } from '@app/single-flight';
 
 // The README's "Use it in your app" snippets, as a new app pastes them.
 
@@ -196,6 +197,45 @@ describe('README snippets: Freshness', () => {
       const [, writtenAt, staleAt] = /^sf3\|(\d+)\|(\d+)\|/.exec(entry!)!;
       expect(Number(staleAt) - Number(writtenAt)).toBeGreaterThanOrEqual(27_000); // the ttl, cut by up to 10%
       expect(Number(staleAt) - Number(writtenAt)).toBeLessThanOrEqual(30_000);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('README snippets: Observability', () => {
+  @Injectable()
+  class IncidentsService {
+    @Cached({ ttl: 30_000 })
+    @SingleFlight()
+    async list(namespace: string) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return { items: [namespace], total: 1 };
+    }
+  }
+
+  @Controller('cache-stats')
+  class CacheStatsController {
+    constructor(private readonly stats: SingleFlightStats) {}
+
+    @Get()
+    show() {
+      const { loads, joined, hits, misses } = this.stats.method('IncidentsService.list');
+      return { loads, joined, hits, misses, all: this.stats.snapshot() };
+    }
+  }
+
+  it('the health-page controller reads SingleFlightStats with no SDK: 10 concurrent calls, 1 load, 9 joined', async () => {
+    @Module({ imports: [CacheModule.register({ isGlobal: true }), SingleFlightModule.forRoot()], providers: [IncidentsService], controllers: [CacheStatsController] })
+    class AppModule {}
+    const app = (await Test.createTestingModule({ imports: [AppModule] }).compile()).createNestApplication();
+    await app.init();
+    try {
+      await Promise.all(Array.from({ length: 10 }, () => app.get(IncidentsService).list('payments')));
+      await app.get(IncidentsService).list('payments');
+      const { body } = await request(app.getHttpServer()).get('/cache-stats').expect(200);
+      expect(body).toMatchObject({ loads: 1, joined: 9, misses: 1, hits: { shared: 1, local: 0 } });
+      expect(body.all.methods['IncidentsService.list'].flights).toBe(2);
     } finally {
       await app.close();
     }

@@ -105,6 +105,9 @@ export class MethodTelemetry {
     const loads = (outcome: string) => ({ foreground: { method, outcome, kind: 'foreground' }, refresh: { method, outcome, kind: 'refresh' } });
     this.byLoad = { ok: loads('ok'), error: loads('error') };
     this.spanName = `singleflight ${scope}`;
+    // Both series exist from the method's first call, so a ratio of the two never loses a method that no caller joined yet.
+    instruments.flights.add(0, this.attributes);
+    instruments.joined.add(0, this.attributes);
   }
 
   hit(tier: HitTier): void {

@@ -214,7 +214,10 @@ export class ReadThrough {
         if (request.refresh && this.refreshes.stopped) throw new RefreshStoppedError(request.key);
         const again = await this.look(request);
         current = again.current;
-        return this.usable(request, again.found);
+        const found = this.usable(request, again.found);
+        // The entry another process's load wrote: a hit of this flight, after its first read missed.
+        if (found && !request.refresh) request.telemetry.hit('shared');
+        return found;
       };
       return this.fleet.run(request.key, read, () => this.loadAndWrite(request, run, current), request.fleetTimeout, request.telemetry);
     }

@@ -5,7 +5,11 @@ export type StaleReason = 'revalidate' | 'error' | 'backoff' | 'soft_timeout';
 
 /** What one method's calls did in this process, since start (or the last `reset()`). */
 export interface MethodStats {
-  /** Values served from the cache: by the local tier (per caller), or by a flight's read of the shared store (per flight). */
+  /**
+   * Values served from the cache: by the local tier (per caller), or by a flight's read of the
+   * shared store (per flight). A fleet-wide flight whose first read missed and whose next one
+   * found the entry another process loaded counts the miss and then the hit.
+   */
   hits: { local: number; shared: number };
   /** Reads of the store that found nothing usable: a load follows (per flight). */
   misses: number;

@@ -50,6 +50,20 @@ describe('the SingleFlightModule options the app builds', () => {
     expect(options.distributed).toBe(true);
   });
 
+  it('with CACHE_FLEET_FLIGHTS=off: flights per instance, the local tier and the bus kept', () => {
+    const { backend, options } = build({ REDIS_URL, CACHE_FLEET_FLIGHTS: 'off' });
+    expect(options.redis).toBe(backend.redis);
+    expect(options.distributed).toBe(false);
+    expect(options.local).toEqual({ max: 10_000, maxSize: LOCAL_TIER_MAX_CHARACTERS, ttl: 5_000 });
+    expect(describeFleet(options)).toBe(
+      "local tier of at most 10,000 entries (changes made around the app seen within 5 s), invalidation bus and flights per instance (CACHE_FLEET_FLIGHTS=off), on the cache's Redis connection",
+    );
+  });
+
+  it('ignores CACHE_FLEET_FLIGHTS without REDIS_URL: one instance, its flights are its own', () => {
+    expect(build({ CACHE_FLEET_FLIGHTS: 'off' }).options).not.toHaveProperty('distributed');
+  });
+
   it('ignores CACHE_LOCAL_MAX without REDIS_URL', () => {
     expect(build({ CACHE_LOCAL_MAX: '500' }).options).not.toHaveProperty('local');
   });

@@ -26,6 +26,8 @@ export const LOCAL_TIER_MAX_CHARACTERS = 10_000_000;
  *   rather than `@SingleFlight({ distributed: true })` on those methods because that decorator
  *   option fails the start without `redis`, and Redis is optional here; `get(id)`, a primary-key
  *   lookup cheaper than the lease's round trips, opts out with `distributed: false`.
+ *   `CACHE_FLEET_FLIGHTS=off` makes it `false` for lists and stats too: each instance then loads
+ *   a cold key once for itself (`npm run demo` compares both); the local tier and the bus stay.
  *
  * Without REDIS_URL the cache is the bounded memory store, in this process already: a local tier
  * in front of it would hold the same values twice and save nothing but a decode, and with one
@@ -48,7 +50,7 @@ export function singleFlightOptions(config: AppConfig, backend: Pick<CacheBacken
     ...options,
     redis: backend.redis,
     ...(localMax > 0 && { local: { max: localMax, maxSize: LOCAL_TIER_MAX_CHARACTERS, ttl: config.cacheLocalTtlMs ?? DEFAULT_CACHE_LOCAL_TTL_MS } }),
-    distributed: true,
+    distributed: config.fleetFlights ?? true,
   };
 }
 
@@ -58,5 +60,6 @@ export function describeFleet(options: SingleFlightModuleOptions): string {
   const local = options.local
     ? `local tier of at most ${options.local.max.toLocaleString('en-US')} entries (changes made around the app seen within ${(options.local.ttl ?? 0) / 1000} s)`
     : 'no local tier (CACHE_LOCAL_MAX=0)';
-  return `${local}, invalidation bus and fleet-wide flights for lists and stats, on the cache's Redis connection`;
+  const flights = options.distributed ? 'fleet-wide flights for lists and stats' : 'flights per instance (CACHE_FLEET_FLIGHTS=off)';
+  return `${local}, invalidation bus and ${flights}, on the cache's Redis connection`;
 }

@@ -7,6 +7,7 @@ describe('configuration from the environment', () => {
       redisUrl: undefined,
       port: 3000,
       singleFlight: true,
+      fleetFlights: true,
       cacheKeyPrefix: 'incidents:',
       statementTimeoutMs: 5_000,
       hardTimeoutMs: 10_000,
@@ -29,6 +30,7 @@ describe('configuration from the environment', () => {
         REDIS_URL: 'redis://cache:6379',
         PORT: '8080',
         SINGLE_FLIGHT: 'off',
+        CACHE_FLEET_FLIGHTS: 'off',
         CACHE_KEY_PREFIX: 'a:',
         DB_STATEMENT_TIMEOUT_MS: '250',
         SINGLE_FLIGHT_HARD_TIMEOUT_MS: '2000',
@@ -42,6 +44,7 @@ describe('configuration from the environment', () => {
       redisUrl: 'redis://cache:6379',
       port: 8080,
       singleFlight: false,
+      fleetFlights: false,
       cacheKeyPrefix: 'a:',
       statementTimeoutMs: 250,
       hardTimeoutMs: 2_000,
@@ -52,6 +55,11 @@ describe('configuration from the environment', () => {
     });
   });
 
+  it('takes CACHE_FLEET_FLIGHTS on or off, in any case', () => {
+    expect(configFromEnv({ CACHE_FLEET_FLIGHTS: 'OFF' }).fleetFlights).toBe(false);
+    expect(configFromEnv({ CACHE_FLEET_FLIGHTS: 'on' }).fleetFlights).toBe(true);
+  });
+
   it('takes CACHE_LOCAL_MAX=0: no local tier', () => {
     expect(configFromEnv({ CACHE_LOCAL_MAX: '0' }).cacheLocalMax).toBe(0);
   });
@@ -60,6 +68,8 @@ describe('configuration from the environment', () => {
     [{ PORT: 'eighty' }, /PORT must be a port number, got "eighty"/],
     [{ PORT: '70000' }, /PORT must be a port number/],
     [{ SINGLE_FLIGHT: 'maybe' }, /SINGLE_FLIGHT must be "on" or "off"/],
+    [{ SINGLE_FLIGHT: '' }, /SINGLE_FLIGHT must be "on" or "off", got ""/],
+    [{ CACHE_FLEET_FLIGHTS: 'false' }, /CACHE_FLEET_FLIGHTS must be "on" or "off", got "false"/],
     [{ DATABASE_URL: 'localhost:5432' }, /DATABASE_URL must start with postgres:\/\/ or postgresql:\/\//],
     [{ DATABASE_URL: 'not a url' }, /DATABASE_URL is not a URL/],
     [{ REDIS_URL: 'http://cache' }, /REDIS_URL must start with redis:\/\/ or rediss:\/\//],

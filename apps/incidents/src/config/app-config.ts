@@ -7,6 +7,13 @@ export interface AppConfig {
   port: number;
   /** `SINGLE_FLIGHT=off`: the kill switch, decorators run as plain methods (for comparisons). */
   singleFlight: boolean;
+  /**
+   * `CACHE_FLEET_FLIGHTS=off`: with REDIS_URL, a cold list or stats read is loaded once per
+   * instance instead of once for the whole fleet (no lease in Redis); the local tier and the
+   * invalidation bus stay. Default on (cache/single-flight-options.ts). For comparisons
+   * (`npm run demo`), or should the lease's round trips cost more than the loads they save.
+   */
+  fleetFlights?: boolean;
   /** Prefix of the cache keys the library writes. */
   cacheKeyPrefix: string;
   /**
@@ -58,6 +65,14 @@ function url(name: string, value: string | undefined, protocols: string[]): stri
   return value;
 }
 
+/** An on/off switch; `fallback` when the variable is not set. */
+function onOff(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  const normalized = value.toLowerCase();
+  if (normalized !== 'on' && normalized !== 'off') throw new ConfigError(`${name} must be "on" or "off", got "${value}"`);
+  return normalized === 'on';
+}
+
 function milliseconds(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const ms = /^\d+$/.test(value) ? Number(value) : NaN;
@@ -80,8 +95,8 @@ function entries(name: string, value: string | undefined, fallback: number): num
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const port = Number(env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`PORT must be a port number, got "${env.PORT}"`);
-  const switchValue = (env.SINGLE_FLIGHT ?? 'on').toLowerCase();
-  if (!['on', 'off'].includes(switchValue)) throw new ConfigError(`SINGLE_FLIGHT must be "on" or "off", got "${env.SINGLE_FLIGHT}"`);
+  const singleFlight = onOff('SINGLE_FLIGHT', env.SINGLE_FLIGHT, true);
+  const fleetFlights = onOff('CACHE_FLEET_FLIGHTS', env.CACHE_FLEET_FLIGHTS, true);
   const statementTimeoutMs = milliseconds('DB_STATEMENT_TIMEOUT_MS', env.DB_STATEMENT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS);
   const hardTimeoutMs = milliseconds('SINGLE_FLIGHT_HARD_TIMEOUT_MS', env.SINGLE_FLIGHT_HARD_TIMEOUT_MS, DEFAULT_HARD_TIMEOUT_MS);
   // Otherwise a stuck query outlives its flight, holding a pool connection nobody waits for.
@@ -92,7 +107,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseUrl: url('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
     port,
-    singleFlight: switchValue === 'on',
+    singleFlight,
+    fleetFlights,
     cacheKeyPrefix: env.CACHE_KEY_PREFIX ?? 'incidents:',
     statementTimeoutMs,
     hardTimeoutMs,

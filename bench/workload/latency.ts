@@ -1,0 +1,34 @@
+// Latencies per request class, and their percentiles (nearest rank).
+
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export interface Summary {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export class Latencies {
+  private readonly byClass = new Map<string, number[]>();
+
+  add(cls: string, ms: number): void {
+    let list = this.byClass.get(cls);
+    if (!list) this.byClass.set(cls, (list = []));
+    list.push(ms);
+  }
+
+  classes(): string[] {
+    return [...this.byClass.keys()];
+  }
+
+  /** Percentiles over the classes given (all when none). */
+  summary(classes: string[] = this.classes()): Summary {
+    const all = Float64Array.from(classes.flatMap((c) => this.byClass.get(c) ?? [])).sort();
+    return { count: all.length, p50: percentile(all, 50), p95: percentile(all, 95), p99: percentile(all, 99), max: all.at(-1) ?? NaN };
+  }
+}

@@ -28,7 +28,7 @@ class Instruments {
     const meter = metrics.getMeter(INSTRUMENTATION_SCOPE, VERSION);
     const counter = (name: string, description: string) => meter.createCounter(name, { description });
     this.hits = counter('singleflight.hits', 'Values served from the cache, by tier: local (per caller) or shared (per flight)');
-    this.misses = counter('singleflight.misses', 'Reads of the store that found nothing usable (a load follows)');
+    this.misses = counter('singleflight.misses', 'Flights that found nothing usable in the cache and ran (or joined) a load');
     this.stale = counter('singleflight.stale', 'Stale values served, by reason: revalidate, error, backoff, soft_timeout');
     this.flights = counter('singleflight.flights', 'Flights started: one per burst of concurrent callers of a key');
     this.joined = counter('singleflight.joined', 'Callers that joined a flight in progress instead of starting one');

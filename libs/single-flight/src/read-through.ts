@@ -79,17 +79,15 @@ export class ReadThrough {
       const { found } = look;
       const state = found ? request.policy.state(found.times, Date.now()) : 'expired';
       let outcome: Outcome;
-      // A background refresh is counted by its load only: hits and misses are what callers met.
+      // A background refresh is counted by its load only: hits, stale values and misses are what
+      // callers met, one of them per run (a miss where a load runs or is joined: loadFresh).
       const counted = !request.refresh;
       if (found && (state === 'fresh' || (state === 'due' && counted))) {
         if (counted) request.telemetry.hit('shared');
         outcome = found;
       } else if (found && state === 'revalidate' && counted) return this.revalidate(request, found);
       else if (found && state === 'if-error' && counted) return await this.loadOrStale(request, found);
-      else {
-        if (counted) request.telemetry.miss();
-        outcome = await this.loadFresh(request, run, look);
-      }
+      else outcome = await this.loadFresh(request, run, look);
       if (state === 'due' && outcome === found) this.refreshLater(request);
       if (request.local) this.keepLocally(request, run, outcome, seenAt);
       return outcome;
@@ -126,14 +124,19 @@ export class ReadThrough {
       telemetry.stale('backoff');
       return stale;
     }
-    telemetry.miss();
     // As HTTP's stale-if-error, for failures of the server's side: a client error (an HttpException below 500) is the answer.
     let answered = false;
-    const fallback = refreshed.catch((error: unknown) => {
-      if (isClientError(error)) return Promise.reject(error);
-      if (!answered) telemetry.stale('error');
-      return stale;
-    });
+    const fallback = refreshed.then(
+      (fresh) => {
+        if (!answered) telemetry.miss();
+        return fresh;
+      },
+      (error: unknown) => {
+        if (isClientError(error)) return Promise.reject(error);
+        if (!answered) telemetry.stale('error');
+        return stale;
+      },
+    );
     const { softTimeout } = request.policy;
     if (softTimeout === undefined) return fallback;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -200,14 +203,22 @@ export class ReadThrough {
   private loadFresh(request: ReadRequest, run: TrackedRun, look: Look): Promise<Outcome> {
     if (!request.refresh && !request.own && this.refreshes.running(request.key)) {
       // One that the application's stop cut short leaves its joiners to load on their own.
-      const joined = this.refresh(request)?.catch((error: unknown) => (error instanceof RefreshStoppedError ? this.loadOwn(request, run, look) : Promise.reject(error)));
-      if (joined) return joined;
+      const joined = this.refresh(request)?.catch((error: unknown) => (error instanceof RefreshStoppedError ? this.loadOwn(request, run, look, false) : Promise.reject(error)));
+      if (joined) {
+        request.telemetry.miss();
+        return joined;
+      }
     }
     return this.loadOwn(request, run, look);
   }
 
-  private loadOwn(request: ReadRequest, run: TrackedRun, look: Look): Promise<Outcome> {
+  /** `countMiss`: a foreground load is this run's miss (counted once, where it starts). */
+  private loadOwn(request: ReadRequest, run: TrackedRun, look: Look, countMiss = !request.refresh): Promise<Outcome> {
     let current = look.current;
+    const load = () => {
+      if (countMiss) request.telemetry.miss();
+      return this.loadAndWrite(request, run, current);
+    };
     if (request.fleetTimeout !== undefined && this.fleet?.available) {
       const read = async () => {
         // A refresh waiting for another process's lease stops waiting with the application.
@@ -215,13 +226,13 @@ export class ReadThrough {
         const again = await this.look(request);
         current = again.current;
         const found = this.usable(request, again.found);
-        // The entry another process's load wrote: a hit of this flight, after its first read missed.
+        // The entry another process's load wrote: this run's hit, though its first read missed.
         if (found && !request.refresh) request.telemetry.hit('shared');
         return found;
       };
-      return this.fleet.run(request.key, read, () => this.loadAndWrite(request, run, current), request.fleetTimeout, request.telemetry);
+      return this.fleet.run(request.key, read, load, request.fleetTimeout, request.telemetry);
     }
-    return this.loadAndWrite(request, run, current);
+    return load();
   }
 
   private async loadAndWrite(

@@ -7,11 +7,11 @@ export type StaleReason = 'revalidate' | 'error' | 'backoff' | 'soft_timeout';
 export interface MethodStats {
   /**
    * Values served from the cache: by the local tier (per caller), or by a flight's read of the
-   * shared store (per flight). A fleet-wide flight whose first read missed and whose next one
-   * found the entry another process loaded counts the miss and then the hit.
+   * shared store (per flight; a fleet-wide flight that found the entry another process loaded
+   * while it waited counts here too). A flight counts one hit, one stale value or one miss.
    */
   hits: { local: number; shared: number };
-  /** Reads of the store that found nothing usable: a load follows (per flight). */
+  /** Flights that found nothing usable and ran a load, or joined a refresh's (per flight). */
   misses: number;
   /** Stale values handed out, by reason (per flight). */
   stale: Record<StaleReason, number>;

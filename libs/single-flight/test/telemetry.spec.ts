@@ -209,7 +209,8 @@ describe('telemetry: SingleFlightStats and OpenTelemetry, after known sequences'
       failure = new Error('database down');
       await profiles.resilient(1); // the load fails: stale (error)
       await profiles.resilient(1); // in backoff: stale without a load
-      expect(method('resilient')).toMatchObject({ misses: 2, loads: 2, loadErrors: 1, stale: { error: 1, backoff: 1 } });
+      // One outcome per flight: the first a miss (it loaded), then stale by error, then stale in backoff.
+      expect(method('resilient')).toMatchObject({ flights: 3, misses: 1, loads: 2, loadErrors: 1, stale: { error: 1, backoff: 1 } });
       expect(await total('singleflight.stale', { method: 'Profiles.resilient', reason: 'backoff' })).toBe(1);
     });
 

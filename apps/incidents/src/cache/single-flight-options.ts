@@ -20,14 +20,12 @@ export const LOCAL_TIER_MAX_CHARACTERS = 10_000_000;
  * - `local`: a hot read costs no Redis round trip and no decode. The bus carries the app's own
  *   evictions to every instance at once; `ttl` (CACHE_LOCAL_TTL_MS, 5 s) only bounds how long a
  *   change made around the app (`npm run seed`, SQL by hand) is served from memory.
- * - `distributed: true`, the module default: a cold list or stats read is loaded once for the
- *   whole fleet, not once per instance. Those are the reads where a stampede costs the most (a
- *   filtered scan with a window count, a GROUP BY over the table). It is the module default
- *   rather than `@SingleFlight({ distributed: true })` on those methods because that decorator
- *   option fails the start without `redis`, and Redis is optional here; `get(id)`, a primary-key
- *   lookup cheaper than the lease's round trips, opts out with `distributed: false`.
- *   `CACHE_FLEET_FLIGHTS=off` makes it `false` for lists and stats too: each instance then loads
- *   a cold key once for itself (`npm run demo` compares both); the local tier and the bus stay.
+ * - `distributed: true`, the module default: a cold read is loaded once for the whole fleet, not
+ *   once per instance (the decision: no concurrent identical query anywhere). It is the module
+ *   default rather than `@SingleFlight({ distributed: true })` on the methods because that
+ *   decorator option fails the start without `redis`, and Redis is optional here.
+ *   `CACHE_FLEET_FLIGHTS=off` makes it `false`: each instance then loads a cold key once for
+ *   itself (`npm run demo` compares both); the local tier and the bus stay.
  *
  * Without REDIS_URL the cache is the bounded memory store, in this process already: a local tier
  * in front of it would hold the same values twice and save nothing but a decode, and with one

@@ -54,11 +54,12 @@ export class IncidentsService {
     return { items: entities, total };
   }
 
-  // Not fleet-wide (the module default with Redis): a primary-key lookup costs less than the
-  // lease's round trips would; each instance loads a cold id at most once.
-  // Never stale (no stale windows): one incident is read to act on it.
+  // Fleet-wide like every read (the module default with Redis): a read right after a write is
+  // asked of every instance at once, and the decision wants no concurrent identical query
+  // anywhere, so each cold id costs one query for the fleet (the lease's two round trips
+  // included). Never stale (no stale windows): one incident is read to act on it.
   @Cached({ tags: (id: string) => [incidentTag(id)] })
-  @SingleFlight({ distributed: false })
+  @SingleFlight()
   get(id: string): Promise<IncidentEvent | null> {
     return this.repo.findOneBy({ id });
   }

@@ -43,8 +43,9 @@ export interface Figures {
   /** coalesced / (duplicates + coalesced); undefined when neither happened. */
   dedupRate?: number;
   /**
-   * The same, lists and stats only: get(id) is `@SingleFlight({ distributed: false })` by the
-   * app's choice (a flight per instance), so two instances missing one id at once both load it.
+   * The same, lists and stats only: until 7b2b1bc get(id) was `@SingleFlight({ distributed: false })`
+   * (a flight per instance), so two instances missing one id at once both loaded it; an app from
+   * before then (WORKLOAD_APP_ROOT) shows the difference here.
    */
   dedupRateWithoutGet?: number;
   duplicatesWithoutGet: number;

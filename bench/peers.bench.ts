@@ -7,7 +7,7 @@
 // calls, Redis reads/writes/commands from INFO commandstats deltas, p50/p99), whether callers get
 // Dates back, a failing loader under 100 callers, warm hits per second. Prints markdown tables;
 // writes docs/plots/peers-p99.svg and docs/plots/peers-loader-calls.svg.
-// npm run bench:peers            (the full run, about 3 minutes on 2 cores)
+// npm run bench:peers            (the full run, about 1 min 40 s on 2 cores)
 // PEERS_QUICK=1 npm run bench:peers   (a smoke run: N up to 1,000, shorter timing; plots to a temp dir)
 // PEERS_ONLY=sf-copy,bentocache-l2    (some strategies only, by id)
 import 'reflect-metadata';
@@ -84,7 +84,8 @@ async function run(strategy: Strategy, context: PeerContext, stats: Redis): Prom
     }
     result.failing = await burst(peer.readFailing, freshKey(strategy.id, 'failing'), FAILING_CALLERS, loader, stats, BURST_TIMEOUT_MS);
     progress(`${strategy.id} failing loader, ${FAILING_CALLERS} callers: ${result.failing.loaderCalls} loader calls, ${result.failing.errors} rejected, ${result.failing.ms.toFixed(0)} ms`);
-    result.warm = await warmHits(peer.read, freshKey(strategy.id, 'warm'), WARM_MS, WARM_WARMUP_MS, WARM_MAX_HITS, loader, stats);
+    // Bounded as a whole: a read that never answers must not hold the run.
+    result.warm = await within(warmHits(peer.read, freshKey(strategy.id, 'warm'), WARM_MS, WARM_WARMUP_MS, WARM_MAX_HITS, loader, stats), WARM_MS + WARM_WARMUP_MS + 10_000, `${strategy.id} warm hits`);
     progress(`${strategy.id} warm hits: ${Math.round(result.warm.perSecond).toLocaleString('en-US')}/s, ${result.warm.commandsPerHit.toFixed(2)} Redis cmds per hit`);
   } catch (error) {
     result.error = messageOf(error);

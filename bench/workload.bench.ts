@@ -12,9 +12,10 @@
 // WORKLOAD_TTL_MS=3000 (the instances' CACHE_TTL_MS) WORKLOAD_WARMUP_SECONDS=3 WORKLOAD_ZIPF_S=1
 // WORKLOAD_WRITE_SHARE=0.05 (the share of POST + PATCH; reads keep their proportions)
 // WORKLOAD_APP_ROOT=/tmp/before: run the app of another checkout (its node_modules linked to
-//   these); the bench's code is always this repository's. For the app before its filter tags:
-//   git worktree add /tmp/before a703875 && ln -s "$PWD/node_modules" /tmp/before/node_modules
-//   WORKLOAD_APP_ROOT=/tmp/before npm run bench:workload
+//   these); the bench's code is always this repository's. For the app with one `incidents` tag
+//   instead of its filter tags (the before/after of docs/benchmarks.md):
+//   git worktree add --detach /tmp/one-tag HEAD && git -C /tmp/one-tag apply "$PWD/bench/workload/one-incidents-tag.patch"
+//   ln -s "$PWD/node_modules" /tmp/one-tag/node_modules && WORKLOAD_APP_ROOT=/tmp/one-tag WORKLOAD_MODES=on npm run bench:workload
 // WORKLOAD_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres: where the bench creates
 //   its database), WORKLOAD_REDIS_URL (default redis://127.0.0.1:6379).
 import { execFileSync } from 'node:child_process';
@@ -239,7 +240,7 @@ try {
   console.log(
     '\nDeduplication of concurrent identical misses = 1 - duplicates / (duplicates + coalesced callers), from the database side so that it means the same in both modes. ' +
       'A duplicate is a SELECT (same text and parameters, logged in each instance by a preload wrapping pg) that started while an identical one was still running, in either instance: its caller could have joined that one. ' +
-      "Coalesced callers are the library's singleflight_joined_total + singleflight_lease_waits_total: callers that found an identical load in flight and ran none. " +
+      "Coalesced callers are the library's singleflight_joined_total + singleflight_lease_waits_total - singleflight_lease_takeovers_total: callers that found an identical load in flight and ran none. " +
       'Cache hit rate = (hits local + shared + stale) / (those + misses), the library counters summed over both instances. Stale reads: after every acknowledged PATCH, GET /incidents/:id on both instances at once; after every third, the lists of its new and old filters (limit 100) on both.\n',
   );
   console.log('Duplicates by SELECT (the breakdown of the duplicates row):\n');

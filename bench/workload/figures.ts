@@ -15,7 +15,7 @@ export const TARGETS = {
   staleReads: 0,
 } as const;
 
-/** The app's get(id): the one read that is not a fleet-wide flight. */
+/** The app's get(id), shown apart: before 7b2b1bc, the one read that was not a fleet-wide flight. */
 const GET_METHOD = 'IncidentsService.get';
 
 export interface MethodCounters {
@@ -103,10 +103,11 @@ export function figures({ label, driver, before, after, duplicates, pendingMax, 
   const cache = counters(deltas);
   const methods = new Set([...sumBy(deltas, 'singleflight_misses_total', 'method').keys(), ...sumBy(deltas, 'singleflight_hits_total', 'method').keys(), ...sumBy(deltas, 'singleflight_stale_total', 'method').keys()]);
   const byMethod = new Map([...methods].sort().map((m) => [m, counters(deltas, { method: m })]));
-  const coalesced = cache.joined + cache.leaseWaits;
+  // A lease wait that ended in a takeover loaded after all: it was not coalesced.
+  const coalesced = cache.joined + cache.leaseWaits - cache.leaseTakeovers;
   const get = byMethod.get(GET_METHOD);
   const duplicatesWithoutGet = duplicates.duplicates - (duplicates.byKind.get('get')?.duplicates ?? 0);
-  const coalescedWithoutGet = coalesced - (get ? get.joined + get.leaseWaits : 0);
+  const coalescedWithoutGet = coalesced - (get ? get.joined + get.leaseWaits - get.leaseTakeovers : 0);
   const wait = histogramQuantile(deltas, 'db_client_connection_wait_time', 0.99);
   const { latencies } = driver;
   const staleOf = (role: 'writer' | 'other') => Object.values(driver.stale.stale[role]).reduce((a, b) => a + b, 0);

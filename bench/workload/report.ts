@@ -47,7 +47,7 @@ export function mainTable(modes: Figures[]): string {
     row('database statements per request', '', (f) => `${f.statementsPerRequest.toFixed(3)} (${int(f.statements)})`),
     row('**deduplication of concurrent identical misses**', '100%', (f) => `${pct(f.dedupRate)} ${verdict(verdicts(f).dedup)}`),
     row('  duplicates: identical SELECTs overlapping (same instance / other instance only)', '0', (f) => `${int(f.duplicates.duplicates)} (${int(f.duplicates.sameInstance)} / ${int(f.duplicates.crossInstance)})`),
-    row('  coalesced callers: joined + lease waits', '', (f) => `${int(f.coalesced)} (${int(f.cache.joined)} + ${int(f.cache.leaseWaits)})`),
+    row('  coalesced callers: joined + lease waits - takeovers', '', (f) => `${int(f.coalesced)} (${int(f.cache.joined)} + ${int(f.cache.leaseWaits)} - ${int(f.cache.leaseTakeovers)})`),
     row('  the same for lists and stats only (get(id) left out: it was a flight per instance before 7b2b1bc)', '', (f) => `${pct(f.dedupRateWithoutGet)}: ${int(f.duplicatesWithoutGet)} duplicates, ${int(f.coalescedWithoutGet)} coalesced`),
     row('  SELECTs sent (row locks of writes left out)', '', (f) => int(f.duplicates.selects)),
     row('**cache hit rate**: (hits + stale) / (hits + stale + misses)', '≥ 70%', (f) => `${f.hitRate === undefined ? '— (no cache reads)' : pct(f.hitRate)} ${pass(verdicts(f).hitRate!)}`),

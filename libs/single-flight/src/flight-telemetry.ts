@@ -105,10 +105,10 @@ export class MethodTelemetry {
     const loads = (outcome: string) => ({ foreground: { method, outcome, kind: 'foreground' }, refresh: { method, outcome, kind: 'refresh' } });
     this.byLoad = { ok: loads('ok'), error: loads('error') };
     this.spanName = `singleflight ${scope}`;
-    // Both series exist from the method's first call, so a ratio of the two never loses a method that no caller joined yet.
-    instruments.flights.add(0, this.attributes);
-    instruments.joined.add(0, this.attributes);
   }
+
+  /** Whether the `joined` series exists yet. */
+  private joinedSeries = false;
 
   hit(tier: HitTier): void {
     this.counters.hits[tier]++;
@@ -129,6 +129,11 @@ export class MethodTelemetry {
   flight(): void {
     this.counters.flights++;
     this.instruments.flights.add(1, this.attributes);
+    // From the first flight on, `joined` has a series too (0 until a caller joins), so a ratio of the two never drops the method.
+    if (!this.joinedSeries) {
+      this.joinedSeries = true;
+      this.instruments.joined.add(0, this.attributes);
+    }
   }
 
   /** A caller joined a flight in progress: counted, with a span from joining until the flight settles. */

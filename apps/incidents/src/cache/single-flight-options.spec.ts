@@ -38,7 +38,7 @@ describe('the SingleFlightModule options the app builds', () => {
       distributed: true,
     });
     expect(describeFleet(options)).toBe(
-      "local tier of at most 10,000 entries (changes made around the app seen within 5 s), invalidation bus and fleet-wide flights for lists and stats, on the cache's Redis connection",
+      "local tier of at most 10,000 entries (changes made around the app seen within 5 s), invalidation bus and fleet-wide flights, on the cache's Redis connection",
     );
   });
 

@@ -58,6 +58,6 @@ export function describeFleet(options: SingleFlightModuleOptions): string {
   const local = options.local
     ? `local tier of at most ${options.local.max.toLocaleString('en-US')} entries (changes made around the app seen within ${(options.local.ttl ?? 0) / 1000} s)`
     : 'no local tier (CACHE_LOCAL_MAX=0)';
-  const flights = options.distributed ? 'fleet-wide flights for lists and stats' : 'flights per instance (CACHE_FLEET_FLIGHTS=off)';
+  const flights = options.distributed ? 'fleet-wide flights' : 'flights per instance (CACHE_FLEET_FLIGHTS=off)';
   return `${local}, invalidation bus and ${flights}, on the cache's Redis connection`;
 }

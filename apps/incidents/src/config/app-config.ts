@@ -8,7 +8,7 @@ export interface AppConfig {
   /** `SINGLE_FLIGHT=off`: the kill switch, decorators run as plain methods (for comparisons). */
   singleFlight: boolean;
   /**
-   * `CACHE_FLEET_FLIGHTS=off`: with REDIS_URL, a cold list or stats read is loaded once per
+   * `CACHE_FLEET_FLIGHTS=off`: with REDIS_URL, a cold read is loaded once per
    * instance instead of once for the whole fleet (no lease in Redis); the local tier and the
    * invalidation bus stay. Default on (cache/single-flight-options.ts). For comparisons
    * (`npm run demo`), or should the lease's round trips cost more than the loads they save.

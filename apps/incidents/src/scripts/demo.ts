@@ -168,10 +168,12 @@ async function databaseDown() {
     const { port } = app.getHttpServer().address() as AddressInfo;
     const base = `http://127.0.0.1:${port}`;
     const lists = [...SEED_NAMESPACES.map((ns) => `/incidents?namespace=${ns}&limit=20`), '/incidents/stats'];
-    const page = (await (await fetch(`${base}/incidents?limit=${lists.length}`)).json()) as { items: { id: string }[] };
+    const page = (await (await fetch(`${base}/incidents?limit=${lists.length}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).json()) as { items: { id: string }[] };
     const incidents = page.items.map((item) => `/incidents/${item.id}`);
     step(`database down: ${lists.length} lists and stats (staleIfError) and ${incidents.length} incidents (no stale window) cached, ttl ${DOWN_TTL_MS} ms`);
-    for (const path of [...lists, ...incidents]) if (!(await fetch(`${base}${path}`)).ok) throw new Error(`GET ${path} failed while the database was up`);
+    for (const path of [...lists, ...incidents]) {
+      if (!(await fetch(`${base}${path}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).ok) throw new Error(`GET ${path} failed while the database was up`);
+    }
     relay.cut();
     step(`connections to PostgreSQL cut; waiting ${DOWN_TTL_MS} ms for every entry to pass its ttl`);
     await new Promise((resolve) => setTimeout(resolve, DOWN_TTL_MS + 100));
@@ -185,7 +187,7 @@ async function databaseDown() {
         while (next < DOWN_REQUESTS) {
           const path = paths[next++ % paths.length];
           const started = performance.now();
-          const status = await fetch(`${base}${path}`).then(async (response) => (await response.arrayBuffer(), response.status), () => 0);
+          const status = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).then(async (response) => (await response.arrayBuffer(), response.status), () => 0);
           latencies.push(performance.now() - started);
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
         }

@@ -241,7 +241,7 @@ try {
     '\nDeduplication of concurrent identical misses = 1 - duplicates / (duplicates + coalesced callers), from the database side so that it means the same in both modes. ' +
       'A duplicate is a SELECT (same text and parameters, logged in each instance by a preload wrapping pg) that started while an identical one was still running, in either instance: its caller could have joined that one. ' +
       "Coalesced callers are the library's singleflight_joined_total + singleflight_lease_waits_total - singleflight_lease_takeovers_total: callers that found an identical load in flight and ran none. " +
-      'Cache hit rate = (hits local + shared + stale) / (those + misses), the library counters summed over both instances. Stale reads: after every acknowledged PATCH, GET /incidents/:id on both instances at once; after every third, the lists of its new and old filters (limit 100) on both.\n',
+      'Cache hit rate = (hits local + shared + stale) / (those + misses), the library counters summed over both instances. Stale reads: after every acknowledged PATCH, GET /incidents/:id on both instances at once; after every third, the lists of its new and old filters (limit 100) on both; after every third acknowledged POST, the list of the filters of the new incident on both.\n',
   );
   console.log('Duplicates by SELECT (the breakdown of the duplicates row):\n');
   console.log(duplicatesTable(results));

@@ -40,7 +40,7 @@ export interface DriverResult {
   /** Answers other than 2xx and network errors, by `class status` or `class error`. */
   failures: Map<string, number>;
   updates: { sent: number; acknowledged: number; listChecked: number };
-  creates: { sent: number; acknowledged: number };
+  creates: { sent: number; acknowledged: number; listChecked: number };
   stale: StaleTally;
 }
 
@@ -51,7 +51,7 @@ export class Driver {
   private readonly stale = staleTally();
   private readonly busy = new Set<string>(); // incidents a loop is writing or checking
   private readonly updates = { sent: 0, acknowledged: 0, listChecked: 0 };
-  private readonly creates = { sent: 0, acknowledged: 0 };
+  private readonly creates = { sent: 0, acknowledged: 0, listChecked: 0 };
   private stopped = false;
 
   constructor(private readonly options: DriverOptions) {}
@@ -94,7 +94,8 @@ export class Driver {
           continue;
         }
       }
-      await this.read(home, op === 'update' ? 'get' : op, random, `${this.options.seed}.${index}-${n}`);
+      if (op === 'create') await this.create(home, others, random, `${this.options.seed}.${index}-${n}`);
+      else await this.read(home, op === 'update' ? 'get' : op, random);
     }
   }
 
@@ -124,21 +125,37 @@ export class Driver {
     this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
   }
 
-  private async read(target: Target, op: Exclude<Operation, 'update'>, random: () => number, tag: string): Promise<void> {
+  private async read(target: Target, op: Exclude<Operation, 'update' | 'create'>, random: () => number): Promise<void> {
     const { catalog } = this.options;
     if (op === 'list') await this.send(target, 'list', 'GET', listPath(catalog.lists.draw(random)));
     else if (op === 'get') await this.send(target, 'get', 'GET', `/incidents/${catalog.incidents.draw(random).id}`);
-    else if (op === 'stats') await this.send(target, 'stats', 'GET', '/incidents/stats');
-    else {
-      this.creates.sent++;
-      const body = {
-        namespace: catalog.namespaces[Math.floor(random() * catalog.namespaces.length)],
-        severity: SEVERITIES[Math.floor(random() * SEVERITIES.length)],
-        title: `Workload incident ${tag}`,
-      };
-      const response = await this.send(target, 'create', 'POST', '/incidents', body);
-      if (response && response.status === 201) this.creates.acknowledged++;
-    }
+    else await this.send(target, 'stats', 'GET', '/incidents/stats');
+  }
+
+  /** A POST; after every third acknowledged one, the list of its filters on every instance must show it. */
+  private async create(home: Target, others: Target[], random: () => number, tag: string): Promise<void> {
+    const { catalog } = this.options;
+    this.creates.sent++;
+    const body = {
+      namespace: catalog.namespaces[Math.floor(random() * catalog.namespaces.length)],
+      severity: SEVERITIES[Math.floor(random() * SEVERITIES.length)],
+      title: `Workload incident ${tag}`,
+    };
+    const response = await this.send(home, 'create', 'POST', '/incidents', body);
+    if (!response || response.status !== 201) return;
+    const acknowledged = performance.now();
+    if (++this.creates.acknowledged % LIST_CHECK_EVERY !== 0) return;
+    this.creates.listChecked++;
+    const created = JSON.parse(response.body) as { id: string; createdAt: string; status: Incident['status'] };
+    const incident: Incident = { ...body, id: created.id, status: created.status, createdAt: Date.parse(created.createdAt) };
+    const written: Written = { title: body.title, severity: body.severity, status: created.status };
+    const path = listPath({ namespace: incident.namespace, severity: incident.severity, status: incident.status, limit: CHECK_LIST_LIMIT, offset: 0 });
+    const targets: [Target, Role][] = [[home, 'writer'], ...others.map((t): [Target, Role] => [t, 'other'])];
+    await Promise.all(
+      targets.map(([target, role]) =>
+        this.check(target, role, 'created', path, (body) => checkNewList(incident, written, JSON.parse(body), CHECK_LIST_LIMIT), acknowledged, `POST on ${home.name}, read on ${target.name} (${CHECK_READS.created}) of ${incident.id}`),
+      ),
+    );
   }
 
   private async update(home: Target, others: Target[], incident: Incident, random: () => number, tag: string, checkLists: boolean): Promise<void> {

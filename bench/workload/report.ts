@@ -98,7 +98,7 @@ export function methodsTable(modes: Figures[]): string | undefined {
 }
 
 export function staleTable(modes: Figures[]): string {
-  const kinds: CheckKind[] = ['id', 'list new', 'list old'];
+  const kinds: CheckKind[] = ['id', 'list new', 'list old', 'created'];
   const rows = (['writer', 'other'] as Role[]).flatMap((role) =>
     kinds.map((k) => [`${role === 'writer' ? 'instance that took the write' : 'the other instance'}: ${CHECK_READS[k]}`, ...modes.map((f) => `${int(f.stale.stale[role][k])} of ${int(f.stale.checks[role][k])}`)]),
   );
@@ -113,6 +113,7 @@ export function staleTable(modes: Figures[]): string {
     }),
   ]);
   rows.push(['PATCHes acknowledged (of sent) / also checked in lists', ...modes.map((f) => `${int(f.updates.acknowledged)} (${int(f.updates.sent)}) / ${int(f.updates.listChecked)}`)]);
+  rows.push(['POSTs acknowledged (of sent) / checked in lists', ...modes.map((f) => `${int(f.creates.acknowledged)} (${int(f.creates.sent)}) / ${int(f.creates.listChecked)}`)]);
   return markdownTable(['stale reads, by instance and read', ...modes.map((f) => f.label)], rows, ['l', ...modes.map(() => 'r' as const)]);
 }
 

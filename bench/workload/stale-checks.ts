@@ -6,9 +6,14 @@ import type { Incident } from './workload-mix.js';
 export type Written = Partial<Pick<Incident, 'status' | 'severity' | 'title'>>;
 
 export type Role = 'writer' | 'other';
-export type CheckKind = 'id' | 'list new' | 'list old';
+export type CheckKind = 'id' | 'list new' | 'list old' | 'created';
 
-export const CHECK_READS: Record<CheckKind, string> = { id: 'GET /incidents/:id', 'list new': 'list of its new filters (limit 100)', 'list old': 'list of its old filters (limit 100)' };
+export const CHECK_READS: Record<CheckKind, string> = {
+  id: 'GET /incidents/:id',
+  'list new': 'list of its new filters (limit 100)',
+  'list old': 'list of its old filters (limit 100)',
+  created: 'after a POST, the list of its filters (limit 100)',
+};
 
 export interface StaleTally {
   /** Reads checked, by the role of the instance read (the one that took the PATCH, the other) and kind. */
@@ -24,7 +29,7 @@ export interface StaleTally {
   freshAfterMs: number[];
 }
 
-const kinds = (): Record<CheckKind, number> => ({ id: 0, 'list new': 0, 'list old': 0 });
+const kinds = (): Record<CheckKind, number> => ({ id: 0, 'list new': 0, 'list old': 0, created: 0 });
 export const staleTally = (): StaleTally => ({ checks: { writer: kinds(), other: kinds() }, stale: { writer: kinds(), other: kinds() }, unverifiable: 0, failed: 0, examples: [], freshAfterMs: [] });
 
 const MAX_EXAMPLES = 5;

@@ -15,6 +15,7 @@ import { seedIncidents } from '../apps/incidents/src/database/seed-incidents.js'
 import { REDIS_URL } from '../libs/single-flight/test/support/redis-cache.js';
 import { createTestDatabase } from '../test/support/e2e-app.js';
 import { redisReachable } from './support.js';
+import { percentile } from './percentile.js';
 
 const ATTACKERS = 4;
 const DEPTH = 45_000; // '[' x 45,000 then ']' x 45,000: 90 KB
@@ -26,7 +27,6 @@ const PATH = '/incidents?namespace=payments&limit=20';
 const guarded = process.env.BODY_GUARD !== 'off';
 const attackBody = '['.repeat(DEPTH) + ']'.repeat(DEPTH);
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
 function send(port: number, agent: http.Agent, method: string, path: string, body?: string): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { Cached, SingleFlight } from '@app/single-flight';
 import { benchApp, dropNamespace, incidentPage, redisKeyv, redisReachable } from './support.js';
+import { percentile } from './percentile.js';
 
 const TTL = 200;
 const LOAD_MS = 20;
@@ -40,7 +41,6 @@ class Pages {
   }
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
 const useRedis = await redisReachable();
 const namespace = `bench-expiry-${randomUUID()}`;

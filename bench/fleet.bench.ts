@@ -27,6 +27,7 @@ import { CachedExecutor } from '../libs/single-flight/src/cached-executor.js';
 import { freePort, PrivateRedis, REDIS_BIN } from '../libs/single-flight/test/support/private-redis.js';
 import type { BurstReport, WorkerCommand, WorkerConfig, WorkerMessage } from './fleet-worker.js';
 import { benchApp, incidentPage, redisKeyv } from './support.js';
+import { percentile } from './percentile.js';
 
 const FLEET_SIZES = [1, 2, 4];
 const CALLERS = 250; // per process
@@ -119,9 +120,6 @@ async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   return calls;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 interface ModeTally {
   loads: number[];

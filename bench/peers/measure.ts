@@ -123,6 +123,3 @@ export async function warmHits(read: (key: string) => Promise<Row>, key: string,
   };
 }
 
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}

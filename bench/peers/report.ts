@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BurstResult, WarmResult } from './measure.js';
-import { percentile } from './measure.js';
+import { percentile } from '../percentile.js';
 import { accumulate, classify, type CommandCounts } from './redis-stats.js';
 import type { Strategy } from './strategy.js';
 import { linePlot, MARKERS, PALETTE } from './svg-plot.js';

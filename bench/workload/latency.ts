@@ -1,9 +1,6 @@
 // Latencies per request class, and their percentiles (nearest rank).
 
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
+import { percentile } from '../percentile.js';
 
 export interface Summary {
   count: number;

@@ -1,8 +1,7 @@
 // The keys the instances wrote in the shared Redis under the bench's unique prefix: counted and
 // deleted after the run (SCAN + UNLINK of those keys only; never FLUSHDB on a Redis others use).
 import { Redis } from 'ioredis';
-
-const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
+import { escapeGlob, unlinkMatching } from '../../apps/incidents/src/cache/clear-app-cache.js';
 
 /** Deletes every key containing `marker` (the app writes `incidents-app:<prefix>...`); returns how many. */
 export async function deleteKeysContaining(redisUrl: string, marker: string): Promise<number> {
@@ -10,15 +9,7 @@ export async function deleteKeysContaining(redisUrl: string, marker: string): Pr
   redis.on('error', () => undefined);
   try {
     await redis.connect();
-    let removed = 0;
-    let cursor = '0';
-    let rounds = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${escapeGlob(marker)}*`, 'COUNT', 1_000);
-      if (keys.length > 0) removed += await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0' && ++rounds < 100_000);
-    return removed;
+    return await unlinkMatching(redis, `*${escapeGlob(marker)}*`);
   } finally {
     redis.disconnect();
   }

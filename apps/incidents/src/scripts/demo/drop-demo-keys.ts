@@ -1,7 +1,5 @@
 import { Redis } from 'ioredis';
-
-const SCAN_BATCH = 500;
-const GLOB = /[*?[\]\\]/g;
+import { escapeGlob, unlinkMatching } from '../../cache/clear-app-cache.js';
 
 /**
  * Deletes what the demo's app instances left in Redis: every key containing one of `prefixes`
@@ -14,14 +12,7 @@ export async function dropDemoKeys(redisUrl: string, prefixes: readonly string[]
   let removed = 0;
   try {
     await redis.connect();
-    for (const prefix of prefixes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix.replace(GLOB, '\\$&')}*`, 'COUNT', SCAN_BATCH);
-        if (keys.length > 0) removed += await redis.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    }
+    for (const prefix of prefixes) removed += await unlinkMatching(redis, `*${escapeGlob(prefix)}*`);
   } finally {
     redis.disconnect();
   }

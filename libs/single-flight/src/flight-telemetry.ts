@@ -86,6 +86,8 @@ export class MethodTelemetry {
   private readonly byReason: Record<StaleReason, Attributes>;
   private readonly byLoad: Record<'ok' | 'error', Record<'foreground' | 'refresh', Attributes>>;
   private readonly spanName: string;
+  /** Whether the `joined` series exists yet. */
+  private joinedSeries = false;
 
   constructor(
     readonly scope: string,
@@ -106,9 +108,6 @@ export class MethodTelemetry {
     this.byLoad = { ok: loads('ok'), error: loads('error') };
     this.spanName = `singleflight ${scope}`;
   }
-
-  /** Whether the `joined` series exists yet. */
-  private joinedSeries = false;
 
   hit(tier: HitTier): void {
     this.counters.hits[tier]++;

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, type HttpServer, Logger, NotFoundException } from '@nestjs/common';
 import { jest } from '@jest/globals';
 import { QueryFailedError } from 'typeorm';
+import { FlightTimeoutError } from '@app/single-flight';
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 
 function answer(driverError: object, raw = false) {
@@ -30,6 +31,12 @@ describe('DatabaseUnavailableFilter', () => {
     const adapter = answer(error, true);
     expect(adapter.setHeader).toHaveBeenCalledWith({}, 'Retry-After', '1');
     expect(adapter.reply).toHaveBeenCalledWith({}, { statusCode: 503, error: 'Service Unavailable', message: 'The database is unavailable; try again' }, 503);
+  });
+
+  it('a flight past its hard timeout stays the 503 Nest makes of it (no key in the body), with a Retry-After', () => {
+    const adapter = answer(new FlightTimeoutError('IncidentsService.list:[...]', 5_000, 'flight'), true);
+    expect(adapter.setHeader).toHaveBeenCalledWith({}, 'Retry-After', '1');
+    expect(adapter.reply).toHaveBeenCalledWith({}, { statusCode: 503, error: 'Service Unavailable', message: 'The data did not arrive in time; try again' }, 503);
   });
 
   it('any other database error is left to Nest (a 500)', () => {

@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, HttpStatus } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
+import { FlightTimeoutError } from '@app/single-flight';
 import { QueryFailedError } from 'typeorm';
 
 /** PostgreSQL cancelled the statement: statement_timeout (57014) or lock_timeout (55P03). */
@@ -25,17 +26,20 @@ function unavailability(error: unknown): string | undefined {
 
 /**
  * A database that is busy (a statement PostgreSQL cancelled for taking too long) or unreachable is
- * not a bug: a 503 the client may retry, without the SQL or the address. Every other error goes
- * to Nest's own handling.
+ * not a bug: a 503 the client may retry, without the SQL or the address. So is a cached read whose
+ * flight outlived its hard timeout (FlightTimeoutError, already a 503): both say when to retry.
+ * Every other error goes to Nest's own handling.
  */
 @Catch()
 export class DatabaseUnavailableFilter extends BaseExceptionFilter {
   override catch(error: unknown, host: ArgumentsHost): void {
-    const message = host.getType() === 'http' ? unavailability(error) : undefined;
-    if (message === undefined) return super.catch(error, host);
+    if (host.getType() !== 'http') return super.catch(error, host);
+    const message = unavailability(error);
+    if (message === undefined && !(error instanceof FlightTimeoutError)) return super.catch(error, host);
     const adapter = this.httpAdapterHost?.httpAdapter ?? this.applicationRef!;
     const response: unknown = host.switchToHttp().getResponse();
     adapter.setHeader(response, 'Retry-After', '1');
+    if (message === undefined) return super.catch(error, host);
     adapter.reply(response, { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service Unavailable', message }, HttpStatus.SERVICE_UNAVAILABLE);
   }
 }

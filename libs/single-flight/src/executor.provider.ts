@@ -34,7 +34,8 @@ async function createExecutor(options: SingleFlightModuleOptions, registry: Flig
       throw new SingleFlightConfigError(`SingleFlightModule.${source}(): keyPrefix "${settings.keyPrefix}" starts with the cache store's Keyv namespace "${namespace}:"; choose another keyPrefix`);
     }
   }
-  const link = settings.redis === undefined ? undefined : await RedisLink.connect(settings.redis, settings.storeTimeout);
+  // The kill switch leaves nothing for a bus or a fleet-wide flight to do: no connection is opened.
+  const link = settings.redis === undefined || !settings.enabled ? undefined : await RedisLink.connect(settings.redis, settings.storeTimeout);
   const bus = link && new FleetBus(link, `${settings.keyPrefix}bus`, logger);
   // With a bus, the local tier is only as good as its subscription.
   const local = settings.local && new LocalTier(settings.local, settings.local.ttl, bus ? () => bus.connected : undefined);

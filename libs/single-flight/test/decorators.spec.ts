@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Injectable, Scope, SetMetadata } from '@nestjs/common';
 import { ContextIdFactory, Reflector } from '@nestjs/core';
@@ -374,6 +375,23 @@ describe('how decorated methods are reached', () => {
     expect(service.loader.calls).toBe(2);
     expect(a).toBeInstanceOf(Incident);
     await app.close();
+  });
+
+  it('opens no Redis connection with enabled: false, though `redis` is given (nothing would use it)', async () => {
+    const { Redis } = await import('ioredis');
+    const { REDIS_URL } = await import('./support/redis-cache.js');
+    // The application's own client: the module connects only the subscriber it duplicates from it.
+    const subscribersWith = async (enabled: boolean) => {
+      const client = new Redis(REDIS_URL, { lazyConnect: true });
+      const duplicate = jest.spyOn(client, 'duplicate');
+      const app = await createTestApp([IncidentsService], { options: { enabled, redis: client } });
+      const opened = duplicate.mock.results.filter(({ value }) => (value as { status: string }).status !== 'wait').length;
+      await app.close();
+      client.disconnect();
+      return { made: duplicate.mock.calls.length, opened };
+    };
+    expect(await subscribersWith(true)).toEqual({ made: 1, opened: 1 });
+    expect(await subscribersWith(false)).toEqual({ made: 0, opened: 0 });
   });
 
   it('takes its options from forRootAsync', async () => {

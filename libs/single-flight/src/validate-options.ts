@@ -1,6 +1,6 @@
 import { showValue, SingleFlightConfigError } from './errors.js';
 
-type Rule = 'positive' | 'window' | 'fraction' | 'openFraction' | 'count' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string' | 'secret' | 'local' | 'redis';
+type Rule = 'positive' | 'window' | 'fraction' | 'openFraction' | 'count' | 'function' | 'boolean' | 'namespace' | 'tags' | 'object' | 'string' | 'secret' | 'objectOrFalse' | 'redis';
 
 const isTag = (t: unknown): boolean => (typeof t === 'string' && t.length > 0) || typeof t === 'function';
 
@@ -21,7 +21,7 @@ const valid: Record<Rule, (value: unknown) => boolean> = {
   namespace: (v) => typeof v === 'string' && /^[^:#@\s]+$/.test(v),
   tags: (v) => typeof v === 'function' || (Array.isArray(v) && v.every(isTag)),
   object: (v) => typeof v === 'object' && v !== null,
-  local: (v) => v === false || (typeof v === 'object' && v !== null && !Array.isArray(v)),
+  objectOrFalse: (v) => v === false || (typeof v === 'object' && v !== null && !Array.isArray(v)),
   // An ioredis client (duck-typed: another copy of ioredis is still one), or a URL.
   redis: (v) => (typeof v === 'string' && /^rediss?:\/\//.test(v)) || (typeof v === 'object' && v !== null && typeof (v as { duplicate?: unknown }).duplicate === 'function' && typeof (v as { publish?: unknown }).publish === 'function'),
 };
@@ -39,7 +39,7 @@ const expected: Record<Rule, string> = {
   namespace: "a non-empty string without ':', '#', '@' or spaces",
   tags: 'an array of non-empty strings and tag functions, or a function returning the tags',
   object: 'an object',
-  local: 'an object such as { max: 10_000 }, or false',
+  objectOrFalse: 'an object of options, or false (off)',
   redis: 'an ioredis client or a redis:// (rediss://) URL',
 };
 

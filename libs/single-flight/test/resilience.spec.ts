@@ -123,6 +123,18 @@ describe('a cache store that fails is never the outage', () => {
     await app.close();
   });
 
+  it('circuitBreaker: false: the circuit never opens, every call tries the store again', async () => {
+    const store = new FaultyStore();
+    store.mode = 'throw';
+    const { app, svc } = await appWith(store, { circuitBreaker: false });
+    for (let i = 0; i < 10; i++) await svc.get(i);
+    const touched = store.operations;
+    await svc.get(100);
+    expect(store.operations).toBeGreaterThan(touched);
+    expect(warnings.some((w) => /circuit open/.test(w))).toBe(false);
+    await app.close();
+  });
+
   it('treats a value it cannot read as a miss, and replaces it', async () => {
     const { app, svc } = await createTestApp([Svc]).then((a) => ({ app: a, svc: a.get(Svc) }));
     const cache = app.get<Cache>(CACHE_MANAGER);

@@ -19,10 +19,16 @@ export interface BusListener {
   connection(up: boolean): void;
 }
 
+/** How often the subscription is asked to answer a PING (ms). */
+export const BUS_HEARTBEAT = 1_000;
+
 /**
  * The invalidation bus (bentocache's bus, in spirit; Redis pub/sub). Delivery is at most once, so
  * what matters is knowing when it may have failed: `connected` is true only between a confirmed
- * SUBSCRIBE and the next loss of the connection, and the listener hears of both.
+ * SUBSCRIBE and the next loss of the connection, and the listener hears of both. A connection can
+ * also stall without closing (a network path that drops packets, a half-open socket): the
+ * subscription answers a PING every BUS_HEARTBEAT ms, and one that does not answer within the
+ * store timeout counts as lost, and is reconnected.
  */
 export class FleetBus {
   /** This instance, so it can ignore its own messages. */
@@ -32,6 +38,8 @@ export class FleetBus {
   private wasLost = false;
   private stopped = false;
   private listener?: BusListener;
+  private heartbeat?: ReturnType<typeof setInterval>;
+  private beating = false;
 
   constructor(
     private readonly link: RedisLink,
@@ -51,11 +59,14 @@ export class FleetBus {
     subscriber.on('ready', () => void this.subscribe());
     for (const event of ['close', 'end']) subscriber.on(event, () => this.lost());
     if (subscriber.status === 'ready') void this.subscribe();
+    this.heartbeat = setInterval(() => void this.beat(), BUS_HEARTBEAT);
+    this.heartbeat.unref();
   }
 
   stop(): void {
     this.stopped = true;
     this.subscribed = false;
+    clearInterval(this.heartbeat);
   }
 
   /** Whether Redis took the message (not whether anyone heard it: nobody may be listening). */
@@ -85,12 +96,26 @@ export class FleetBus {
     this.listener?.connection(true);
   }
 
-  private lost(): void {
+  private lost(why = 'lost'): void {
     if (!this.subscribed) return;
     this.subscribed = false;
     this.wasLost = true;
-    if (!this.stopped) this.logger.warn(`Cache bus: subscription to "${this.channel}" lost: the local tier is bypassed until it is back`);
+    if (!this.stopped) this.logger.warn(`Cache bus: subscription to "${this.channel}" ${why}: the local tier is bypassed until it is back`);
     this.listener?.connection(false);
+  }
+
+  /** A subscription that stopped answering is as good as lost: it is dropped and made again (ioredis reconnects, 'ready' resubscribes). */
+  private async beat(): Promise<void> {
+    if (!this.subscribed || this.beating) return;
+    this.beating = true;
+    try {
+      if (await this.link.subscriptionAnswers()) return;
+    } finally {
+      this.beating = false;
+    }
+    if (!this.subscribed || this.stopped) return;
+    this.lost('did not answer a PING in time');
+    this.link.subscriber.disconnect(true);
   }
 
   /** Anyone with access to Redis can publish here: a message that is not one of ours is ignored. */

@@ -48,11 +48,20 @@ export class RedisLink {
   /** Runs a command when connected, within the store timeout; UNANSWERED otherwise. */
   run<T>(command: (redis: Redis) => Promise<T>): Promise<T | typeof UNANSWERED> {
     if (!this.ready) return Promise.resolve(UNANSWERED);
+    return this.guarded(this.commands, command);
+  }
+
+  /** Whether the subscription answers a PING within the store timeout: an open connection may still be stalled. */
+  async subscriptionAnswers(): Promise<boolean> {
+    return (await this.guarded(this.subscriber, (redis) => redis.ping())) !== UNANSWERED;
+  }
+
+  private guarded<T>(redis: Redis, command: (redis: Redis) => Promise<T>): Promise<T | typeof UNANSWERED> {
     return new Promise((resolve) => {
       const deadline = this.deadlines.add(this.timeout, () => resolve(UNANSWERED));
       let started: Promise<T>;
       try {
-        started = command(this.commands);
+        started = command(redis);
       } catch {
         deadline.cancel();
         return resolve(UNANSWERED);

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { CacheEvict, Cached, SingleFlight, SingleFlightConfigError, type SingleFlightModuleOptions } from '@app/single-flight';
 import { CachedExecutor } from '../src/cached-executor.js';
+import { BUS_HEARTBEAT } from '../src/fleet-bus.js';
 import { countStoreTrips } from './support/count-calls.js';
 import { latch, settle, until, type Latch } from './support/latch.js';
 import { REDIS_URL } from './support/redis-cache.js';
@@ -169,6 +170,24 @@ describe('local tier and invalidation bus (two instances, the real Redis)', () =
     const after = b.trips.reads;
     await b.items.get('outage');
     expect(b.trips.reads).toBe(after);
+  });
+
+  it('a stalled subscription (open, but silent) is found by its heartbeat: the local tier is bypassed, and used again once resubscribed', async () => {
+    const a = await instance();
+    const b = await instance();
+    expect((await b.items.get('stalled')).version).toBe(0);
+    expect((await b.items.get('stalled')).version).toBe(0); // local hit in B
+    const bus = b.executor.fleet!.bus;
+    // B's subscription stops delivering without closing: nothing tells ioredis, only the heartbeat can.
+    b.executor.fleet!.link.subscriber.stream.pause();
+    await a.items.update('stalled');
+    await until(() => !bus.connected, BUS_HEARTBEAT + 2_000);
+    expect((await b.items.get('stalled')).version).toBe(1);
+    await until(() => bus.connected);
+    await b.items.get('stalled'); // kept again: the local tier was cleared when the subscription came back
+    const reads = b.trips.reads;
+    expect((await b.items.get('stalled')).version).toBe(1);
+    expect(b.trips.reads).toBe(reads);
   });
 
   it('without a bus, local.ttl is the staleness bound: default 1 s, more than 10 s refused at start', async () => {

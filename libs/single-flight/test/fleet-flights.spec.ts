@@ -162,6 +162,38 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
     expect(b.stats()).toMatchObject({ flights: 1, joined: 19, leaseWaits: 1, leaseTakeovers: 1, loads: 1 });
   });
 
+  it('a long load renews its lease: held for 5 leases, no waiter takes over', async () => {
+    const a = await instance({ lease: 200 });
+    const b = await instance({ lease: 200 });
+    gate = latch();
+    const first = a.reports.build('long');
+    await until(() => loads.length === 1);
+    const second = b.reports.build('long');
+    await until(() => b.stats().leaseWaits === 1);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    gate.release();
+    expect(await Promise.all([first, second])).toEqual([{ id: 'long', rows: [1, 2, 3] }, { id: 'long', rows: [1, 2, 3] }]);
+    expect(loads).toEqual(['long']);
+    expect(b.stats()).toMatchObject({ leaseWaits: 1, leaseTakeovers: 0, loads: 0 });
+  });
+
+  it('a hung load stops renewing at its hard timeout: its lease lapses and a waiter takes over (long before its own hard timeout)', async () => {
+    const a = await instance({ lease: 200, hardTimeout: 400 });
+    // B would wait past this test's timeout for a lease that is renewed for ever.
+    const b = await instance({ lease: 200, hardTimeout: 60_000 });
+    gate = latch();
+    const first = a.reports.build('hung');
+    await until(() => loads.length === 1);
+    const second = b.reports.build('hung');
+    await expect(first).rejects.toThrow(/hardTimeout/);
+    // A's load still hangs (releasing it now would end its hold and release the lease): B must take over on its own.
+    await until(() => loads.length === 2);
+    gate.release();
+    expect(await second).toEqual({ id: 'hung', rows: [1, 2, 3] });
+    expect(loads).toEqual(['hung', 'hung']);
+    expect(b.stats()).toMatchObject({ leaseWaits: 1, leaseTakeovers: 1, loads: 1 });
+  }, 20_000);
+
   it('with Redis unreachable for leases, the flight is local: callers are answered', async () => {
     const a = await instance();
     a.executor.fleet!.link.commands.disconnect();

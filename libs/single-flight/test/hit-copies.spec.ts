@@ -1,6 +1,7 @@
+import { jest } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
-import { Cached, SingleFlight } from '@app/single-flight';
+import { Cached, devalueSerializer, SingleFlight } from '@app/single-flight';
 import { createTestApp } from './support/test-app.js';
 
 // A hit of an unchanged entry copies the decoded value kept for its key (caller-value.ts): that
@@ -37,5 +38,27 @@ describe('sequential hits of an unchanged entry (copy mode)', () => {
     expect(next).toEqual({ id: 1, items: [{ title: 'a', at: new Date(0) }] });
     expect(next).not.toBe(hit);
     expect(loads).toBe(1);
+  });
+});
+
+describe('a hit of an unchanged entry decodes nothing (copy mode)', () => {
+  it('100 sequential hits: the stored text is decoded at most once more, and each caller still gets a copy of its own', async () => {
+    const app = await createTestApp([Pages], { options: { ttl: 60_000 } });
+    const pages = app.get(Pages);
+    loads = 0;
+    await pages.page(2);
+    // The default serializer, watched: a hit copies the value decoded for this text instead.
+    const decode = jest.spyOn(devalueSerializer, 'decode');
+    try {
+      const hits = [];
+      for (let i = 0; i < 100; i++) hits.push(await pages.page(2));
+      expect(decode.mock.calls.length).toBeLessThanOrEqual(1);
+      expect(new Set(hits).size).toBe(100);
+      expect(hits.every((hit) => hit.items[0].at instanceof Date)).toBe(true);
+      expect(loads).toBe(1);
+    } finally {
+      decode.mockRestore();
+      await app.close();
+    }
   });
 });

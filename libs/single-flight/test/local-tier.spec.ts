@@ -190,6 +190,37 @@ describe('local tier and invalidation bus (two instances, the real Redis)', () =
     expect(b.trips.reads).toBe(reads);
   });
 
+  it('forRootAsync takes `redis` and `local` too: an eviction made by a forRoot instance reaches its local tier', async () => {
+    const { CacheModule } = await import('@nestjs/cache-manager');
+    const { Test } = await import('@nestjs/testing');
+    const { SingleFlightModule } = await import('@app/single-flight');
+    const { keyv, cleanup } = trackedRedisKeyv(namespace);
+    cleanups.push(cleanup);
+    const b = await Test.createTestingModule({
+      imports: [
+        CacheModule.register({ isGlobal: true, stores: [keyv] }),
+        SingleFlightModule.forRootAsync({ useFactory: async () => ({ keyPrefix, redis: REDIS_URL, local: { max: 1_000 } }) }),
+      ],
+      providers: [Items],
+    }).compile();
+    await b.init();
+    apps.push(b);
+    await until(() => b.get(CachedExecutor).fleet?.bus.connected === true);
+    const a = await instance();
+    const items = b.get(Items);
+    expect((await items.get('async')).version).toBe(0);
+    expect(b.get(CachedExecutor).local!.size).toBe(1);
+    await a.items.update('async');
+    // As for a forRoot instance: B's reads see the new version once the bus delivered the eviction (bounded wait).
+    let seen = 0;
+    const deadline = Date.now() + 2_000;
+    while (seen === 0 && Date.now() < deadline) {
+      seen = (await items.get('async')).version;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    expect(seen).toBe(1);
+  });
+
   it('without a bus, local.ttl is the staleness bound: default 1 s, more than 10 s refused at start', async () => {
     await expect(createTestApp([Items], { options: { local: { max: 10, ttl: 60_000 } } })).rejects.toThrow(/local\.ttl 60000 ms without "redis".*at most 10000 ms/);
     const app = await createTestApp([Items], { options: { local: { max: 10 } } });

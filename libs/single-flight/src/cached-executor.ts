@@ -82,6 +82,13 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
         `${where}: ${needTtl.join(', ')} need${needTtl.length === 1 ? 's' : ''} a ttl the library knows (@Cached({ ttl }) or forRoot({ ttl })): ${needTtl.length === 1 ? 'it is' : 'they are'} measured from it`,
       );
     }
+    // Both windows start at the ttl: one that ends inside staleWhileRevalidate is never reached.
+    const ownWindow = meta.cached?.staleIfError !== undefined || meta.cached?.staleWhileRevalidate !== undefined;
+    if (ownWindow && policy.staleIfError > 0 && policy.staleIfError <= policy.staleWhileRevalidate) {
+      throw new SingleFlightConfigError(
+        `${where}: staleIfError ${policy.staleIfError} ms adds nothing: both windows start at the ttl, and staleWhileRevalidate (${policy.staleWhileRevalidate} ms) already hands out the stale value for that long. Make staleIfError longer, or 0`,
+      );
+    }
     const ownSoftTimeout = meta.cached?.softTimeout ?? meta.singleFlight?.softTimeout;
     if (ownSoftTimeout !== undefined && policy.staleIfError <= policy.staleWhileRevalidate) {
       throw new SingleFlightConfigError(

@@ -103,6 +103,16 @@ describe('misconfiguration fails early, naming the class and the method', () => 
     await expect(createTestApp([Incidents], { options })).rejects.toThrow(message);
   });
 
+  it.each(['staleWhileRevalidate', 'staleIfError', 'ttl', 'tags'])('@SingleFlight({ %s }) fails at decoration, pointing to @Cached', (name) => {
+    expect(() => {
+      class Incidents {
+        @SingleFlight({ [name]: 1_000 } as never)
+        async list() { return []; }
+      }
+      return Incidents;
+    }).toThrow(new RegExp(`Incidents\\.list @SingleFlight\\(\\): "${name}" is an option of @Cached\\(\\)`));
+  });
+
   it('a soft timeout on @SingleFlight without @Cached fails at application start', async () => {
     @Injectable()
     class Incidents {

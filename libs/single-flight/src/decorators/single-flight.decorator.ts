@@ -1,6 +1,7 @@
 import { SINGLE_FLIGHT_METADATA } from '../single-flight.constants.js';
 import type { CacheableMethod, TypedMethodDecorator } from '../interfaces/method-types.interface.js';
 import type { SingleFlightOptions } from '../interfaces/single-flight-options.interface.js';
+import { SingleFlightConfigError } from '../errors.js';
 import { validateOptions } from '../validate-options.js';
 import { describeMethod } from './method-metadata.js';
 import { decorateMethod } from './method-trampoline.js';
@@ -12,6 +13,10 @@ import { decorateMethod } from './method-trampoline.js';
  */
 export function SingleFlight<A extends unknown[] = any[], This = any>(options: SingleFlightOptions<A, This> = {}): TypedMethodDecorator<CacheableMethod<A>, This> {
   return ((target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor) => {
+    const misplaced = Object.keys(options).find((name) => CACHED_ONLY.has(name));
+    if (misplaced) {
+      throw new SingleFlightConfigError(`${describeMethod(target, propertyKey)} @SingleFlight(): "${misplaced}" is an option of @Cached(): put it there (a flight keeps nothing once it has settled)`);
+    }
     validateOptions(`${describeMethod(target, propertyKey)} @SingleFlight()`, options, {
       key: 'function',
       timeout: 'positive',
@@ -24,3 +29,6 @@ export function SingleFlight<A extends unknown[] = any[], This = any>(options: S
     return decorateMethod(target, propertyKey, descriptor, SINGLE_FLIGHT_METADATA, '@SingleFlight()', options);
   }) as never;
 }
+
+/** What only a cache can do: given to @SingleFlight by mistake, it is pointed to @Cached. */
+const CACHED_ONLY = new Set(['ttl', 'tags', 'staleWhileRevalidate', 'staleIfError', 'refreshAhead', 'jitter', 'local', 'json']);

@@ -86,7 +86,7 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
     const ownWindow = meta.cached?.staleIfError !== undefined || meta.cached?.staleWhileRevalidate !== undefined;
     if (ownWindow && policy.staleIfError > 0 && policy.staleIfError <= policy.staleWhileRevalidate) {
       throw new SingleFlightConfigError(
-        `${where}: staleIfError ${policy.staleIfError} ms adds nothing: both windows start at the ttl, and staleWhileRevalidate (${policy.staleWhileRevalidate} ms) already hands out the stale value for that long. Make staleIfError longer, or 0`,
+        `${where}: staleIfError ${policy.staleIfError} ms adds nothing: both windows start at the ttl, and staleWhileRevalidate (${policy.staleWhileRevalidate} ms) already hands out the stale value for that long. Make staleIfError longer, or 0 (or staleWhileRevalidate 0, for a method that should not revalidate)`,
       );
     }
     const ownSoftTimeout = meta.cached?.softTimeout ?? meta.singleFlight?.softTimeout;

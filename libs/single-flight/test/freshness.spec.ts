@@ -112,6 +112,13 @@ class Catalog {
     return { tenant: tenants.getStore(), ...(await load(0)) };
   }
 
+  /** Everything from forRoot's defaults. */
+  @Cached()
+  @SingleFlight()
+  async byDefaults(id: number) {
+    return load(id);
+  }
+
   @CacheEvict({ tags: ['catalog'] })
   async change() {}
 }
@@ -198,6 +205,26 @@ describe('staleWhileRevalidate', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('module defaults (forRoot)', () => {
+  it('a @Cached() method takes the ttl and the stale windows from forRoot: stale at once with one refresh, then stale on error', async () => {
+    await app.close();
+    await start({ ttl: TTL, staleWhileRevalidate: WINDOW / 2, staleIfError: 2 * WINDOW });
+    expect(await catalog.byDefaults(1)).toEqual({ id: 1, version: 1 });
+    clock.advance(TTL + 1);
+    const refresh = latch();
+    db.gates.push(refresh);
+    expect(await catalog.byDefaults(1)).toEqual({ id: 1, version: 1 }); // answered while the refresh is held
+    await until(() => db.running === 1);
+    refresh.release();
+    await idle();
+    expect(await catalog.byDefaults(1)).toEqual({ id: 1, version: 2 });
+    clock.advance(TTL + WINDOW / 2 + 1); // past staleWhileRevalidate, inside staleIfError
+    db.failure = new Error('database down');
+    expect(await catalog.byDefaults(1)).toEqual({ id: 1, version: 2 });
+    expect(db.loads).toBe(3);
   });
 });
 

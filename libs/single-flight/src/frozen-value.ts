@@ -12,7 +12,7 @@ const refuse = (what: string) =>
  * Object.freeze cannot stop a Date's setters or a Map's `set`: their state lives in internal
  * slots. Frozen values get these subclasses' prototypes instead, so the usual mutators throw while
  * `util.types.isDate`/`isMap`/`isSet` and `instanceof` still hold. (`Date.prototype.setTime.call(d)`
- * still reaches the slot: no JavaScript object can prevent that.)
+ * or `Map.prototype.set.call(m)` still reaches the slot: no JavaScript object can prevent that.)
  */
 class ReadonlyDate extends Date {}
 for (const name of Object.getOwnPropertyNames(Date.prototype)) {

@@ -44,11 +44,12 @@ export class FleetFlights {
   }
 
   /**
-   * `read`: this process's look at the store (a hit, or undefined); `load`: the load and write.
+   * `read`: this process's look at the store (a hit, or undefined); `load`: the load and write,
+   * told whether it runs under this process's lease.
    * Resolves with a hit found by a read, or with this process's load; waits at most `hardTimeout`
    * for another holder before loading itself. `telemetry` counts its waits and takeovers.
    */
-  async run<T>(key: string, read: () => Promise<T | undefined>, load: () => Promise<T>, hardTimeout: number, telemetry: MethodTelemetry): Promise<T> {
+  async run<T>(key: string, read: () => Promise<T | undefined>, load: (leased: boolean) => Promise<T>, hardTimeout: number, telemetry: MethodTelemetry): Promise<T> {
     const leaseKey = `${this.keyPrefix}lease|${key}`;
     const giveUpAt = performance.now() + hardTimeout;
     let waited = false;
@@ -63,7 +64,7 @@ export class FleetFlights {
         // link), leaving a lease nobody holds that would keep the fleet waiting for `lease` ms: its
         // release follows it on the same connection, so Redis runs them in order.
         void this.release(key, leaseKey, token);
-        return load();
+        return load(false);
       }
       if (taken === 'OK') {
         if (waited) telemetry.leaseTakeover();
@@ -76,12 +77,12 @@ export class FleetFlights {
       if (hit !== undefined) return hit;
       if (performance.now() >= giveUpAt) {
         telemetry.leaseTakeover();
-        return load();
+        return load(false);
       }
     }
   }
 
-  private async hold<T>(key: string, leaseKey: string, token: string, read: () => Promise<T | undefined>, load: () => Promise<T>, hardTimeout: number): Promise<T> {
+  private async hold<T>(key: string, leaseKey: string, token: string, read: () => Promise<T | undefined>, load: (leased: boolean) => Promise<T>, hardTimeout: number): Promise<T> {
     const renewal = setInterval(() => void this.link.run((redis) => redis.eval(RENEW, 1, leaseKey, token, this.lease)), Math.max(1, Math.floor(this.lease / 3)));
     renewal.unref();
     // A hung load stops renewing after the hard timeout: its lease then lapses and a waiter takes over.
@@ -91,7 +92,7 @@ export class FleetFlights {
       // The previous holder may have filled it between this process's read and its lease.
       const hit = await read();
       if (hit !== undefined) return hit;
-      return await load();
+      return await load(true);
     } finally {
       clearInterval(renewal);
       clearTimeout(stopRenewing);

@@ -49,6 +49,8 @@ export interface ReadRequest {
 interface Look {
   found?: Outcome;
   current?: (string | undefined)[];
+  /** The turn it was read in. */
+  readAt: number;
 }
 
 /**
@@ -176,20 +178,37 @@ export class ReadThrough {
     });
   }
 
-  private async look({ key, inv, tags, freeze, json }: ReadRequest): Promise<Look> {
+  /**
+   * `earlier`: this run's first look, when this one follows a wait for another process's load. An
+   * entry recorded under the tokens that look saw is fresh for this run's callers, though the
+   * tokens have moved on since: its load began after those tokens were written, so after every
+   * eviction that had resolved when those callers started (tag-invalidation.ts, rules 1 and 4).
+   * It is handed out as of that look, so a caller that joins later rechecks the tokens.
+   */
+  private async look({ key, inv, tags, freeze, json }: ReadRequest, earlier?: Look): Promise<Look> {
     const readAt = callClock.now();
     // Pending before the read or after it: a retry may land while the read is out, and the read
     // may then have fetched the token it replaced.
     const pendingBefore = this.tags.isPending(tags);
-    const read = await this.layout.read(key, this.tags.tokenKeys(tags), (entry, tokens) => this.entries.isFresh(entry, tokens.map(tokenOf), Date.now()));
+    const seen = earlier?.current;
+    const read = await this.layout.read(key, this.tags.tokenKeys(tags), (entry, tokens) => {
+      const now = Date.now();
+      return this.entries.isFresh(entry, tokens.map(tokenOf), now) || (seen !== undefined && this.entries.isFresh(entry, seen, now));
+    });
     const current = read?.tokens.map(tokenOf);
     // An invalidation of these tags that the store has not taken yet: whatever it holds is suspect.
-    const stored = read && !pendingBefore && !this.tags.isPending(tags) ? this.entries.read(key, read.entry, current!) : undefined;
+    if (!read || pendingBefore || this.tags.isPending(tags)) return { current, readAt };
+    let stored = this.entries.read(key, read.entry, current!);
+    let under = { tokens: current!, freshAt: readAt };
+    if (stored === undefined && seen !== undefined) {
+      stored = this.entries.read(key, read.entry, seen);
+      under = { tokens: seen, freshAt: earlier!.readAt };
+    }
     if (stored !== undefined) {
       const hit = this.values.fromStored(stored.text, inv.where, key, freeze, json);
-      if (hit) return { found: { value: hit, freshAt: readAt, tags, tokens: current as string[], times: stored.times }, current };
+      if (hit) return { found: { value: hit, freshAt: under.freshAt, tags, tokens: under.tokens as string[], times: stored.times }, current, readAt };
     }
-    return { current };
+    return { current, readAt };
   }
 
   /** A value the request may take from the store when another process has just loaded it. */
@@ -215,15 +234,15 @@ export class ReadThrough {
   /** `countMiss`: a foreground load is this run's miss (counted once, where it starts). */
   private loadOwn(request: ReadRequest, run: TrackedRun, look: Look, countMiss = !request.refresh): Promise<Outcome> {
     let current = look.current;
-    const load = () => {
+    const load = (leased = false) => {
       if (countMiss) request.telemetry.miss();
-      return this.loadAndWrite(request, run, current);
+      return this.loadAndWrite(request, run, current, leased);
     };
     if (request.fleetTimeout !== undefined && this.fleet?.available) {
       const read = async () => {
         // A refresh waiting for another process's lease stops waiting with the application.
         if (request.refresh && this.refreshes.stopped) throw new RefreshStoppedError(request.key);
-        const again = await this.look(request);
+        const again = await this.look(request, look);
         current = again.current;
         const found = this.usable(request, again.found);
         // The entry another process's load wrote: this run's hit, though its first read missed.
@@ -239,16 +258,19 @@ export class ReadThrough {
     { key, inv, tags, load, signal, freeze, json, policy, refresh, lapsed, telemetry }: ReadRequest,
     run: TrackedRun,
     current: (string | undefined)[] | undefined,
+    leased: boolean,
   ): Promise<Outcome> {
     const tokens = current && (await this.tags.tokensForLoad(tags, current));
     const loadAt = callClock.now();
     const value = this.values.fromResult(await telemetry.load(() => load(signal), refresh), inv.where, key, freeze, json, true);
     const { times, storeTtl } = policy.stamp(Date.now());
     // Nothing is written without tokens (the store failed), nor by a run evicted here meanwhile:
-    // its entry would be stale on arrival, and could replace a fresher one. Nor by a refresh once
-    // the application is stopping (its stores may be closing), or past its hard timeout (a newer
+    // its entry would be stale on arrival, and could replace a fresher one; unless the run holds
+    // the fleet's lease of the key, so nobody else loads it, and processes that have waited for
+    // it since before the eviction may take it (look's `earlier`). Nor by a refresh once the
+    // application is stopping (its stores may be closing), or past its hard timeout (a newer
     // refresh may have written already).
-    if (tokens && !run.detached && value.text !== undefined && !value.uncached && !(refresh && (this.refreshes.stopped || lapsed?.()))) {
+    if (tokens && (!run.detached || leased) && value.text !== undefined && !value.uncached && !(refresh && (this.refreshes.stopped || lapsed?.()))) {
       await this.layout.writeEntry(key, this.entries.write(key, tokens, value.text, times), storeTtl);
     }
     return { value, freshAt: loadAt, tags, tokens, times };

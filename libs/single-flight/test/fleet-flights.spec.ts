@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cached, SingleFlight, SingleFlightStats, type SingleFlightModuleOptions } from '@app/single-flight';
+import { CacheEvict, Cached, SingleFlight, SingleFlightStats, type SingleFlightModuleOptions } from '@app/single-flight';
 import { CachedExecutor } from '../src/cached-executor.js';
 import { countStoreTrips } from './support/count-calls.js';
 import { latch, until, type Latch } from './support/latch.js';
@@ -21,6 +21,7 @@ import { createTestApp } from './support/test-app.js';
 let loads: string[] = [];
 let gate: Latch | undefined;
 let failNext = false;
+let versions = 0;
 
 @Injectable()
 class Reports {
@@ -35,6 +36,19 @@ class Reports {
     }
     return { id, rows: [1, 2, 3] };
   }
+
+  /** Each load reads the next version of the report. */
+  @Cached({ ttl: 60_000, tags: (id: string) => [`report:${id}`] })
+  @SingleFlight({ distributed: true })
+  async versioned(id: string) {
+    loads.push(id);
+    const version = ++versions;
+    await gate?.promise;
+    return { id, version };
+  }
+
+  @CacheEvict({ tags: (_result: void, id: string) => [`report:${id}`] })
+  async change(_id: string) {}
 
   @Cached({ ttl: 60_000 })
   @SingleFlight({ distributed: false })
@@ -58,13 +72,15 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
     apps.push(app);
     const executor = app.get(CachedExecutor);
     await until(() => executor.fleet!.bus.connected && executor.fleet!.link.ready);
-    const stats = () => app.get(SingleFlightStats).method('Reports.build');
-    return { reports: app.get(Reports), trips: countStoreTrips(app.get<Cache>(CACHE_MANAGER) as never), executor, stats };
+    const statsOf = (method: string) => app.get(SingleFlightStats).method(`Reports.${method}`);
+    const stats = () => statsOf('build');
+    return { reports: app.get(Reports), trips: countStoreTrips(app.get<Cache>(CACHE_MANAGER) as never), executor, stats, statsOf };
   };
 
   afterEach(async () => {
     gate = undefined;
     loads = [];
+    versions = 0;
     await Promise.all(apps.splice(0).map((app) => app.close()));
     await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
   });
@@ -90,6 +106,29 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
     expect(sa.leaseTakeovers + sb.leaseTakeovers).toBe(0);
     // One flight loaded (a miss); the waiter's read after the wait found the entry (a hit).
     expect([sa.misses + sb.misses, sa.hits.shared + sb.hits.shared]).toEqual([1, 1]);
+  });
+
+  it('an eviction during the holder\'s load: the waiters that started before it take the holder\'s value (no second load); a caller that starts after it gets a newer one', async () => {
+    const a = await instance();
+    const b = await instance();
+    gate = latch();
+    const holder = a.reports.versioned('moving');
+    await until(() => loads.length === 1);
+    const early = Array.from({ length: 20 }, () => b.reports.versioned('moving'));
+    await until(() => b.statsOf('versioned').leaseWaits === 1);
+    await a.reports.change('moving');
+    // Started after the eviction resolved, whether or not B's bus has delivered it yet (it may join
+    // B's waiting flight, or start its own): never the value loaded before it.
+    const late = b.reports.versioned('moving');
+    gate.release();
+    gate = undefined;
+    const [first, ...waited] = await Promise.all([holder, ...early]);
+    expect(first).toEqual({ id: 'moving', version: 1 });
+    expect(waited.every((r) => r.version === 1)).toBe(true); // loaded after they started: fresh for them
+    expect(await late).toEqual({ id: 'moving', version: 2 });
+    expect(b.statsOf('versioned').loads).toBe(1); // the late caller's: the early ones loaded nothing
+    expect(await a.reports.versioned('moving')).toEqual({ id: 'moving', version: 2 });
+    expect(loads).toEqual(['moving', 'moving']);
   });
 
   it('a process whose read missed just before another filled the key, and then takes the freed lease, reads again before loading', async () => {

@@ -63,7 +63,8 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
       throw new SingleFlightConfigError(`${where}: @SingleFlight({ softTimeout }) needs @Cached({ staleIfError }): without a cache there is no stale value to hand out when the load is slow`);
     }
     if (meta.singleFlight?.distributed) {
-      if (!this.fleet) throw new SingleFlightConfigError(`${where}: @SingleFlight({ distributed: true }) needs the module's "redis" (an ioredis client or a URL), where its leases are taken`);
+      // The kill switch opens no Redis connection, and runs the method plainly: nothing to check.
+      if (!this.fleet && this.settings.enabled) throw new SingleFlightConfigError(`${where}: @SingleFlight({ distributed: true }) needs the module's "redis" (an ioredis client or a URL), where its leases are taken`);
       if (!meta.cached) throw new SingleFlightConfigError(`${where}: @SingleFlight({ distributed: true }) needs @Cached(): the other processes wait for the entry the loader writes`);
     }
   }
@@ -82,9 +83,8 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
         `${where}: ${needTtl.join(', ')} need${needTtl.length === 1 ? 's' : ''} a ttl the library knows (@Cached({ ttl }) or forRoot({ ttl })): ${needTtl.length === 1 ? 'it is' : 'they are'} measured from it`,
       );
     }
-    // Both windows start at the ttl: one that ends inside staleWhileRevalidate is never reached.
-    const ownWindow = meta.cached?.staleIfError !== undefined || meta.cached?.staleWhileRevalidate !== undefined;
-    if (ownWindow && policy.staleIfError > 0 && policy.staleIfError <= policy.staleWhileRevalidate) {
+    // Both windows start at the ttl: a method's own staleIfError that ends inside staleWhileRevalidate is never reached.
+    if (meta.cached?.staleIfError !== undefined && policy.staleIfError > 0 && policy.staleIfError <= policy.staleWhileRevalidate) {
       throw new SingleFlightConfigError(
         `${where}: staleIfError ${policy.staleIfError} ms adds nothing: both windows start at the ttl, and staleWhileRevalidate (${policy.staleWhileRevalidate} ms) already hands out the stale value for that long. Make staleIfError longer, or 0 (or staleWhileRevalidate 0, for a method that should not revalidate)`,
       );

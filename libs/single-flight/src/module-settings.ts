@@ -62,6 +62,12 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
   });
   const circuitBreaker = options.circuitBreaker === false ? false : { ...DEFAULT_CIRCUIT_BREAKER, ...options.circuitBreaker };
   if (circuitBreaker) validateOptions(`${where} circuitBreaker`, circuitBreaker, { failureThreshold: 'positive', resetTimeout: 'positive' });
+  const { staleIfError = 0, staleWhileRevalidate = 0 } = options;
+  if (staleIfError > 0 && staleIfError <= staleWhileRevalidate) {
+    throw new SingleFlightConfigError(
+      `${where}: staleIfError ${staleIfError} ms adds nothing: both windows start at the ttl, and staleWhileRevalidate (${staleWhileRevalidate} ms) already hands out the stale value for that long. Make staleIfError longer, or 0`,
+    );
+  }
   if (options.serializer) validateOptions(`${where} serializer`, options.serializer, { encode: 'function', decode: 'function' });
   const local = resolveLocal(options, where);
   if (options.distributed && !options.redis) {

@@ -90,7 +90,7 @@ describe('misconfiguration fails early, naming the class and the method', () => 
     ['refreshAhead and jitter with no ttl', { refreshAhead: 0.8, jitter: 0.1 }, {}, {}, /Incidents\.list: refreshAhead, jitter need a ttl the library knows/],
     ['a module default stale window, a method with no ttl', {}, {}, { staleIfError: 60_000 }, /Incidents\.list: staleIfError needs a ttl/],
     ['a soft timeout with no staleIfError window', { ttl: 1_000 }, { softTimeout: 100 }, {}, /Incidents\.list: softTimeout needs a staleIfError window longer than staleWhileRevalidate/],
-    ['a soft timeout where staleWhileRevalidate covers staleIfError', { ttl: 1_000, softTimeout: 100 }, {}, { staleWhileRevalidate: 5_000, staleIfError: 5_000 }, /softTimeout needs a staleIfError window longer/],
+    ['a soft timeout where staleWhileRevalidate covers staleIfError', { ttl: 1_000, staleWhileRevalidate: 5_000, softTimeout: 100 }, {}, { staleIfError: 5_000 }, /softTimeout needs a staleIfError window longer/],
     ['a staleIfError window that ends inside staleWhileRevalidate', { ttl: 1_000, staleWhileRevalidate: 5_000, staleIfError: 2_000 }, {}, {}, /Incidents\.list: staleIfError 2000 ms adds nothing: .*staleWhileRevalidate \(5000 ms\)/],
     ['a soft timeout not shorter than the hard timeout', { ttl: 1_000, staleIfError: 5_000 }, { softTimeout: 2_000, hardTimeout: 2_000 }, {}, /Incidents\.list: softTimeout 2000 ms is not shorter than the hard timeout \(2000 ms\)/],
   ])('%s fails at application start', async (_, cached, singleFlight, options, message) => {
@@ -101,6 +101,20 @@ describe('misconfiguration fails early, naming the class and the method', () => 
       async list() { return []; }
     }
     await expect(createTestApp([Incidents], { options })).rejects.toThrow(message);
+  });
+
+  it('a module staleIfError shorter than a method\'s own staleWhileRevalidate starts (the method did not ask for it); the same mistake in forRoot alone fails, naming forRoot', async () => {
+    @Injectable()
+    class Incidents {
+      @Cached({ ttl: 1_000, staleWhileRevalidate: 120_000 })
+      @SingleFlight()
+      async list() { return []; }
+    }
+    const app = await createTestApp([Incidents], { options: { staleIfError: 60_000 } });
+    await app.close();
+    await expect(createTestApp([], { options: { ttl: 1_000, staleWhileRevalidate: 5_000, staleIfError: 2_000 } })).rejects.toThrow(
+      /SingleFlightModule\.forRoot\(\): staleIfError 2000 ms adds nothing/,
+    );
   });
 
   it.each(['staleWhileRevalidate', 'staleIfError', 'ttl', 'tags'])('@SingleFlight({ %s }) fails at decoration, pointing to @Cached', (name) => {

@@ -394,6 +394,22 @@ describe('how decorated methods are reached', () => {
     expect(await subscribersWith(false)).toEqual({ made: 0, opened: 0 });
   });
 
+  it('with enabled: false, a distributed method starts without a Redis connection and runs plainly', async () => {
+    @Injectable()
+    class Reports {
+      calls = 0;
+      @Cached({ ttl: 60_000 })
+      @SingleFlight({ distributed: true })
+      async build() {
+        return ++this.calls;
+      }
+    }
+    const app = await createTestApp([Reports], { options: { enabled: false, redis: 'redis://127.0.0.1:6379' } });
+    const reports = app.get(Reports);
+    expect([await reports.build(), await reports.build()]).toEqual([1, 2]);
+    await app.close();
+  });
+
   it('takes its options from forRootAsync', async () => {
     const { CacheModule } = await import('@nestjs/cache-manager');
     const { Test } = await import('@nestjs/testing');

@@ -59,8 +59,6 @@ export class FleetBus {
     subscriber.on('ready', () => void this.subscribe());
     for (const event of ['close', 'end']) subscriber.on(event, () => this.lost());
     if (subscriber.status === 'ready') void this.subscribe();
-    this.heartbeat = setInterval(() => void this.beat(), BUS_HEARTBEAT);
-    this.heartbeat.unref();
   }
 
   stop(): void {
@@ -91,6 +89,11 @@ export class FleetBus {
     }
     if (this.subscribed || this.stopped || this.link.subscriber.status !== 'ready') return;
     this.subscribed = true;
+    // From the first subscription on: an application that fails to start leaves no timer behind.
+    if (!this.heartbeat) {
+      this.heartbeat = setInterval(() => void this.beat(), BUS_HEARTBEAT);
+      this.heartbeat.unref();
+    }
     if (this.wasLost) this.logger.log(`Cache bus: subscribed to "${this.channel}" again: the local tier, cleared, is in use again`);
     this.wasLost = false;
     this.listener?.connection(true);

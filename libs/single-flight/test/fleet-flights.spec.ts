@@ -201,15 +201,16 @@ describe('fleet-wide flights (two instances, the real Redis)', () => {
     expect(b.stats()).toMatchObject({ flights: 1, joined: 19, leaseWaits: 1, leaseTakeovers: 1, loads: 1 });
   });
 
-  it('a long load renews its lease: held for 5 leases, no waiter takes over', async () => {
-    const a = await instance({ lease: 200 });
-    const b = await instance({ lease: 200 });
+  it('a long load renews its lease: held for 3 leases, no waiter takes over', async () => {
+    // Renewed every lease / 3: a pause of the test process shorter than 2/3 of a lease (333 ms) cannot let it lapse.
+    const a = await instance({ lease: 500 });
+    const b = await instance({ lease: 500 });
     gate = latch();
     const first = a.reports.build('long');
     await until(() => loads.length === 1);
     const second = b.reports.build('long');
     await until(() => b.stats().leaseWaits === 1);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     gate.release();
     expect(await Promise.all([first, second])).toEqual([{ id: 'long', rows: [1, 2, 3] }, { id: 'long', rows: [1, 2, 3] }]);
     expect(loads).toEqual(['long']);

@@ -1,5 +1,7 @@
 import { jest } from '@jest/globals';
+import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Injectable } from '@nestjs/common';
+import type { Cache } from 'cache-manager';
 import type { TestingModule } from '@nestjs/testing';
 import { Cached, devalueSerializer, SingleFlight } from '@app/single-flight';
 import { createTestApp } from './support/test-app.js';
@@ -56,6 +58,11 @@ describe('a hit of an unchanged entry decodes nothing (copy mode)', () => {
       expect(new Set(hits).size).toBe(100);
       expect(hits.every((hit) => hit.items[0].at instanceof Date)).toBe(true);
       expect(loads).toBe(1);
+      // The spy does see decodes: a hit of another key's new entry decodes it.
+      await app.get<Cache>(CACHE_MANAGER).set('sf:Pages.page:[3]', (await app.get<Cache>(CACHE_MANAGER).get('sf:Pages.page:[2]'))!);
+      const before = decode.mock.calls.length;
+      await pages.page(3);
+      expect(decode.mock.calls.length).toBeGreaterThan(before);
     } finally {
       decode.mockRestore();
       await app.close();

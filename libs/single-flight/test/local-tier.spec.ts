@@ -190,6 +190,24 @@ describe('local tier and invalidation bus (two instances, the real Redis)', () =
     expect(b.trips.reads).toBe(reads);
   });
 
+  it('a heartbeat PING answered while this process\'s event loop was blocked past storeTimeout counts as answered (no false alarm)', async () => {
+    const b = await instance({ storeTimeout: 100 });
+    const link = b.executor.fleet!.link;
+    // A long synchronous task in a timer callback: when it ends, the reply and the deadline are
+    // both due. Node 20's event loop (libuv 1.45+) reads I/O before it runs timers, so the reply
+    // wins; this test keeps it that way.
+    const answered = await new Promise<Promise<boolean>>((started) =>
+      setTimeout(() => {
+        const answer = link.subscriptionAnswers();
+        const blockedUntil = Date.now() + 300;
+        while (Date.now() < blockedUntil);
+        started(answer);
+      }, 0),
+    );
+    expect(await answered).toBe(true);
+    expect(b.executor.fleet!.bus.connected).toBe(true);
+  });
+
   it('forRootAsync takes `redis` and `local` too: an eviction made by a forRoot instance reaches its local tier', async () => {
     const { CacheModule } = await import('@nestjs/cache-manager');
     const { Test } = await import('@nestjs/testing');

@@ -38,7 +38,7 @@ export class DatabaseUnavailableFilter extends BaseExceptionFilter {
     if (message === undefined && !(error instanceof FlightTimeoutError)) return super.catch(error, host);
     const adapter = this.httpAdapterHost?.httpAdapter ?? this.applicationRef!;
     const response: unknown = host.switchToHttp().getResponse();
-    adapter.setHeader(response, 'Retry-After', '1');
+    if (!adapter.isHeadersSent(response)) adapter.setHeader(response, 'Retry-After', '1');
     if (message === undefined) return super.catch(error, host);
     adapter.reply(response, { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service Unavailable', message }, HttpStatus.SERVICE_UNAVAILABLE);
   }

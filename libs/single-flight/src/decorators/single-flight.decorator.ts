@@ -31,4 +31,4 @@ export function SingleFlight<A extends unknown[] = any[], This = any>(options: S
 }
 
 /** What only a cache can do: given to @SingleFlight by mistake, it is pointed to @Cached. */
-const CACHED_ONLY = new Set(['ttl', 'tags', 'staleWhileRevalidate', 'staleIfError', 'refreshAhead', 'jitter', 'local', 'json']);
+const CACHED_ONLY = new Set(['ttl', 'tags', 'staleWhileRevalidate', 'staleIfError', 'refreshAhead', 'jitter', 'refreshBackoff', 'local', 'json']);

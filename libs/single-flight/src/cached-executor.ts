@@ -4,7 +4,7 @@ import type { CacheLayout } from './cache-layout.js';
 import type { CallerValues } from './caller-value.js';
 import { InvalidationError, SingleFlightConfigError } from './errors.js';
 import type { BackgroundRefreshes } from './background-refreshes.js';
-import { ExpiryPolicies } from './expiry-policy.js';
+import { assertStaleIfErrorReachable, ExpiryPolicies } from './expiry-policy.js';
 import type { FleetBus } from './fleet-bus.js';
 import type { FlightTelemetry, MethodTelemetry } from './flight-telemetry.js';
 import type { FlightRegistry, FlightRunOptions } from './flight-registry.js';
@@ -83,12 +83,8 @@ export class CachedExecutor implements MethodExecutor, OnApplicationBootstrap, O
         `${where}: ${needTtl.join(', ')} need${needTtl.length === 1 ? 's' : ''} a ttl the library knows (@Cached({ ttl }) or forRoot({ ttl })): ${needTtl.length === 1 ? 'it is' : 'they are'} measured from it`,
       );
     }
-    // Both windows start at the ttl: a method's own staleIfError that ends inside staleWhileRevalidate is never reached.
-    if (meta.cached?.staleIfError !== undefined && policy.staleIfError > 0 && policy.staleIfError <= policy.staleWhileRevalidate) {
-      throw new SingleFlightConfigError(
-        `${where}: staleIfError ${policy.staleIfError} ms adds nothing: both windows start at the ttl, and staleWhileRevalidate (${policy.staleWhileRevalidate} ms) already hands out the stale value for that long. Make staleIfError longer, or 0 (or staleWhileRevalidate 0, for a method that should not revalidate)`,
-      );
-    }
+    // Only a method's own staleIfError: a module default under its own staleWhileRevalidate is left alone.
+    if (meta.cached?.staleIfError !== undefined) assertStaleIfErrorReachable(where, policy.staleIfError, policy.staleWhileRevalidate);
     const ownSoftTimeout = meta.cached?.softTimeout ?? meta.singleFlight?.softTimeout;
     if (ownSoftTimeout !== undefined && policy.staleIfError <= policy.staleWhileRevalidate) {
       throw new SingleFlightConfigError(

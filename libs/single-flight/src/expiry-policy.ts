@@ -1,4 +1,5 @@
 import type { MethodMetadata } from './decorators/method-metadata.js';
+import { SingleFlightConfigError } from './errors.js';
 
 /** When a stored value was written and when it goes stale (Date.now, ms), as its entry records them. */
 export interface EntryTimes {
@@ -123,4 +124,13 @@ export function expiryOptionsOf({ cached, singleFlight }: MethodMetadata, defaul
     jitter: cached?.jitter ?? defaults.jitter ?? 0,
     refreshBackoff: cached?.refreshBackoff ?? defaults.refreshBackoff ?? DEFAULT_REFRESH_BACKOFF,
   };
+}
+
+/** Both stale windows start at the ttl: a staleIfError that ends inside staleWhileRevalidate is never reached. `where` names who set it. */
+export function assertStaleIfErrorReachable(where: string, staleIfError: number, staleWhileRevalidate: number): void {
+  if (staleIfError > 0 && staleIfError <= staleWhileRevalidate) {
+    throw new SingleFlightConfigError(
+      `${where}: staleIfError ${staleIfError} ms adds nothing: both windows start at the ttl, and staleWhileRevalidate (${staleWhileRevalidate} ms) already hands out the stale value for that long. Make staleIfError longer, or 0 (or staleWhileRevalidate 0, where nothing should revalidate)`,
+    );
+  }
 }

@@ -1,6 +1,7 @@
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import type { SingleFlightModuleOptions } from './interfaces/single-flight-module-options.interface.js';
 import { DEFAULT_CIRCUIT_BREAKER, DEFAULT_HARD_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_STORE_TIMEOUT } from './single-flight.constants.js';
+import { assertStaleIfErrorReachable } from './expiry-policy.js';
 import { EXPIRY_OPTION_RULES, validateOptions } from './validate-options.js';
 import { devalueSerializer, type ValueSerializer } from './value-codec.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './value-limits.js';
@@ -62,12 +63,7 @@ export function resolveModuleOptions(options: SingleFlightModuleOptions, where: 
   });
   const circuitBreaker = options.circuitBreaker === false ? false : { ...DEFAULT_CIRCUIT_BREAKER, ...options.circuitBreaker };
   if (circuitBreaker) validateOptions(`${where} circuitBreaker`, circuitBreaker, { failureThreshold: 'positive', resetTimeout: 'positive' });
-  const { staleIfError = 0, staleWhileRevalidate = 0 } = options;
-  if (staleIfError > 0 && staleIfError <= staleWhileRevalidate) {
-    throw new SingleFlightConfigError(
-      `${where}: staleIfError ${staleIfError} ms adds nothing: both windows start at the ttl, and staleWhileRevalidate (${staleWhileRevalidate} ms) already hands out the stale value for that long. Make staleIfError longer, or 0`,
-    );
-  }
+  assertStaleIfErrorReachable(where, options.staleIfError ?? 0, options.staleWhileRevalidate ?? 0);
   if (options.serializer) validateOptions(`${where} serializer`, options.serializer, { encode: 'function', decode: 'function' });
   const local = resolveLocal(options, where);
   if (options.distributed && !options.redis) {
